@@ -1,0 +1,37 @@
+/**
+ * Every Redis key dueq uses is built here, and only here. All keys of one namespace share the
+ * hash tag `{namespace}`, so they live in one Redis Cluster slot and one Lua script may touch them
+ * all; every key a script touches is still passed in KEYS.
+ *
+ *   dueq:{ns}:schedule       ZSET   job id (or `<id>@<slot>` for a retried run) → due time, ms
+ *   dueq:{ns}:recurring      HASH   job id → JSON recurrence { every | cron, tz, misfire, overlap, left }
+ *   dueq:{ns}:queues         SET    every queue name a job was scheduled on
+ *   dueq:{ns}:j:<id>         HASH   a job record (fields in record.ts); a run of a recurring job is
+ *                                   `j:<id>@<slot>` and holds only the run's state
+ *   dueq:{ns}:q:<queue>      LIST   ready queue: run ids waiting for a worker
+ *   dueq:{ns}:lock           STRING the scheduler lock: owner token, PX TTL
+ *   dueq:{ns}:wake           channel: published when a job becomes the earliest in the schedule
+ */
+import { DueqError } from '../core/errors.ts'
+
+const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/
+
+export type Keys = ReturnType<typeof keysFor>
+
+export function keysFor(namespace: string, prefix = 'dueq') {
+  if (!NAMESPACE.test(namespace)) {
+    throw new DueqError('INVALID_ARGUMENT', `Expected \`namespace\` to be 1–64 letters, digits or _ . : -, got "${namespace}"`, { field: 'namespace' })
+  }
+  const base = `${prefix}:{${namespace}}:`
+  return {
+    namespace,
+    base,
+    schedule: `${base}schedule`,
+    recurring: `${base}recurring`,
+    queues: `${base}queues`,
+    lock: `${base}lock`,
+    wake: `${base}wake`,
+    job: (id: string) => `${base}j:${id}`,
+    ready: (queue: string) => `${base}q:${queue}`,
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The Scheduler API: rq-scheduler's verbs (enqueue_at, enqueue_in, schedule, cron, cancel, count,
+ * get_jobs) over one sorted set per namespace. Each state change is one Lua script and one round
+ * trip; reads are one round trip, two for getJobs (ids, then records).
+ */
+import { DueqError } from './core/errors.ts'
+import {
+  checkEvery, checkId, checkQueue, checkRepeat, invalid, isPlainObject, normalizeSpec, rejectUnknownKeys, toInstant,
+  type Job, type JobSpec, type NormalizedSpec,
+} from './core/job.ts'
+import { nextCron, validateCron, validateTimeZone, type Recurrence } from './core/time.ts'
+import { newId } from './ids.ts'
+import { keysFor, type Keys } from './redis/keys.ts'
+import type { RedisPort } from './redis/port.ts'
+import { decodeJob, pairs, type RecurrenceRecord } from './redis/record.ts'
+import { runScript, runScripts } from './redis/scripts.ts'
+
+export interface SchedulerOptions {
+  redis: RedisPort
+  /** Keys of one namespace share a hash tag; namespaces are fully separate. Default `default`. */
+  namespace?: string
+  /** Queue for specs that do not name one. Default `default`. */
+  queue?: string
+  /** Milliseconds since the epoch; injectable so tests run on a fixed clock. */
+  clock?: () => number
+  /** Key prefix, default `dueq`. */
+  prefix?: string
+}
+
+/** When a job runs: once `at` a time, or recurring with `everyMs` or a `cron` line. */
+export interface ScheduleOptions {
+  /** First run. Default: now for `everyMs`; the first match after now for `cron`. */
+  at?: Date | number
+  everyMs?: number
+  cron?: string
+  /** IANA zone for `cron`, default UTC. */
+  tz?: string
+  /** Total runs, ≥ 1; omitted = forever. */
+  repeat?: number
+}
+
+export interface BulkEntry extends ScheduleOptions {
+  spec: JobSpec
+}
+
+export interface GetJobsOptions {
+  /** Only jobs due at or before this time. */
+  until?: Date | number
+  withTimes?: boolean
+  offset?: number
+  length?: number
+}
+
+const SCHEDULE_KEYS = new Set(['at', 'everyMs', 'cron', 'tz', 'repeat'])
+const CRON_OPTION_KEYS = new Set(['tz', 'repeat'])
+const GET_JOBS_KEYS = new Set(['until', 'withTimes', 'offset', 'length'])
+const BULK_KEYS = new Set([...SCHEDULE_KEYS, 'spec'])
+/** Field order of one job in enqueue.lua's ARGV. */
+const ENQUEUE_FIELDS = 10
+
+interface Planned {
+  id: string
+  at: number
+  created: number
+  spec: NormalizedSpec
+  rec: RecurrenceRecord | null
+}
+
+export class Scheduler {
+  readonly redis: RedisPort
+  readonly keys: Keys
+  readonly queue: string
+  protected readonly clock: () => number
+
+  constructor(options: SchedulerOptions) {
+    if (!isPlainObject(options) || !options.redis) throw invalid('options.redis', 'a store from connect()', options?.redis)
+    this.redis = options.redis
+    this.keys = keysFor(options.namespace ?? 'default', options.prefix)
+    this.queue = checkQueue(options.queue ?? 'default', 'options.queue')
+    this.clock = options.clock ?? Date.now
+  }
+
+  /** Schedules `spec` to run once at `at` (a Date is an instant; epoch ms also accepted). */
+  async enqueueAt(at: Date | number, spec: JobSpec): Promise<Job> {
+    return this.write(this.plan({ at }, spec, 'spec', 'at'))
+  }
+
+  /** Schedules `spec` to run once, `delayMs` milliseconds from now. */
+  async enqueueIn(delayMs: number, spec: JobSpec): Promise<Job> {
+    if (typeof delayMs !== 'number' || !Number.isSafeInteger(delayMs) || delayMs < 0) throw invalid('delayMs', 'a whole number of milliseconds ≥ 0', delayMs)
+    return this.write(this.plan({ at: this.clock() + delayMs }, spec, 'spec', 'delayMs'))
+  }
+
+  /** Schedules `spec` at `at`, then every `everyMs` when given, `repeat` runs in all. */
+  async schedule(options: ScheduleOptions, spec: JobSpec): Promise<Job> {
+    if (!isPlainObject(options as unknown)) throw invalid('options', 'an object { at?, everyMs?, cron?, tz?, repeat? }', options)
+    rejectUnknownKeys(options, SCHEDULE_KEYS, 'options')
+    return this.write(this.plan(options, spec, 'spec', 'options.at'))
+  }
+
+  /** Schedules `spec` on a cron line (5 fields, or 6 with seconds first) in `tz` (default UTC). */
+  async cron(expr: string, spec: JobSpec, options: { tz?: string; repeat?: number } = {}): Promise<Job> {
+    if (!isPlainObject(options as unknown)) throw invalid('options', 'an object { tz?, repeat? }', options)
+    rejectUnknownKeys(options, CRON_OPTION_KEYS, 'options')
+    return this.write(this.plan({ ...options, cron: expr }, spec, 'spec', 'at'))
+  }
+
+  /** Schedules many jobs in few round trips (one per 1,000 jobs). All are validated before any is written. */
+  async enqueueMany(entries: BulkEntry[]): Promise<Job[]> {
+    if (!Array.isArray(entries)) throw invalid('entries', 'an array of { at, spec }', entries)
+    const planned = entries.map((entry, i) => {
+      if (!isPlainObject(entry)) throw invalid(`entries[${i}]`, 'an object { at, spec }', entry)
+      rejectUnknownKeys(entry, BULK_KEYS, `entries[${i}]`)
+      const { spec, ...when } = entry
+      return this.plan(when, spec, `entries[${i}].spec`, `entries[${i}].at`)
+    })
+    const seen = new Set<string>()
+    for (const [i, p] of planned.entries()) {
+      if (seen.has(p.id)) throw invalid(`entries[${i}].spec.id`, 'an id not used twice in one call', p.id)
+      seen.add(p.id)
+    }
+    const CHUNK = 1000
+    const calls = []
+    for (let i = 0; i < planned.length; i += CHUNK) calls.push(this.enqueueCall(planned.slice(i, i + CHUNK)))
+    // Pipelined, so the chunks share round trips; each chunk is atomic on its own.
+    for (let i = 0; i < calls.length; i += 16) await runScripts(this.redis, calls.slice(i, i + 16))
+    return planned.map((p) => this.toJob(p))
+  }
+
+  /** Removes a job from the schedule and deletes its record. False when the id is unknown. */
+  async cancel(id: string): Promise<boolean> {
+    checkId(id)
+    const k = this.keys
+    return (await runScript(this.redis, 'cancel', [k.schedule, k.recurring, k.job(id)], [id])) === 1
+  }
+
+  /** Whether the job is in the schedule (due or not). */
+  async has(id: string): Promise<boolean> {
+    checkId(id)
+    return (await this.redis.call(['ZSCORE', this.keys.schedule, id])) !== null
+  }
+
+  /** Moves a scheduled job to `at`. Throws JOB_NOT_SCHEDULED when it is not scheduled. */
+  async changeExecutionTime(id: string, at: Date | number): Promise<void> {
+    checkId(id)
+    const t = toInstant(at, 'at')
+    const moved = await runScript(this.redis, 'change_execution_time', [this.keys.schedule], [id, t, this.keys.wake])
+    if (moved !== 1) throw new DueqError('JOB_NOT_SCHEDULED', `Job "${id}" is not scheduled`, { field: 'id' })
+  }
+
+  /** Jobs in the schedule, or those due at or before `until` (inclusive). */
+  async count(options: { until?: Date | number } = {}): Promise<number> {
+    if (!isPlainObject(options as unknown)) throw invalid('options', 'an object { until? }', options)
+    rejectUnknownKeys(options, new Set(['until']), 'options')
+    const max = options.until === undefined ? '+inf' : toInstant(options.until, 'until')
+    return Number(await this.redis.call(['ZCOUNT', this.keys.schedule, '-inf', max]))
+  }
+
+  /** Scheduled jobs in due order; `withTimes` pairs each with its due time. */
+  async getJobs(options?: GetJobsOptions & { withTimes?: false }): Promise<Job[]>
+  async getJobs(options: GetJobsOptions & { withTimes: true }): Promise<{ job: Job; at: Date }[]>
+  async getJobs(options: GetJobsOptions = {}): Promise<Job[] | { job: Job; at: Date }[]> {
+    if (!isPlainObject(options as unknown)) throw invalid('options', 'an object { until?, withTimes?, offset?, length? }', options)
+    rejectUnknownKeys(options, GET_JOBS_KEYS, 'options')
+    const max = options.until === undefined ? '+inf' : toInstant(options.until, 'until')
+    const offset = options.offset ?? 0
+    const length = options.length ?? -1
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalid('offset', 'a whole number ≥ 0', offset)
+    if (!Number.isSafeInteger(length) || length < -1) throw invalid('length', 'a whole number ≥ 0 (or -1 for all)', length)
+    if (options.withTimes !== undefined && typeof options.withTimes !== 'boolean') throw invalid('withTimes', 'a boolean', options.withTimes)
+    if (length === 0) return []
+    const flat = (await this.redis.call(['ZRANGEBYSCORE', this.keys.schedule, '-inf', max, 'WITHSCORES', 'LIMIT', offset, length])) as string[]
+    const ids: string[] = []
+    for (let i = 0; i < flat.length; i += 2) ids.push(flat[i]!)
+    const jobs = await this.readJobs(ids)
+    const present = jobs.filter((j): j is Job => j !== null && j.at !== null)
+    return options.withTimes ? present.map((job) => ({ job, at: job.at! })) : present
+  }
+
+  /** One job with its status, or null when unknown. */
+  async getJob(id: string): Promise<Job | null> {
+    checkId(id)
+    return (await this.readJobs([id]))[0] ?? null
+  }
+
+  protected async readJobs(ids: string[]): Promise<(Job | null)[]> {
+    if (ids.length === 0) return []
+    const k = this.keys
+    const replies = await runScripts(this.redis, ids.map((id) => ({ script: 'get_job', keys: [k.schedule, k.recurring, k.job(id)], args: [id] })))
+    return replies.map((reply, i) => {
+      const [flat, score, rec] = reply as [unknown[], string | null | false, string | null | false]
+      if (!Array.isArray(flat) || flat.length === 0) return null
+      return decodeJob(ids[i]!, pairs(flat), score ? Number(score) : null, rec ? (JSON.parse(rec) as RecurrenceRecord) : null)
+    })
+  }
+
+  /** Validates one schedule request completely, before anything is written. */
+  private plan(when: ScheduleOptions, spec: JobSpec, specField: string, atField: string): Planned {
+    const s = normalizeSpec(spec, this.queue, specField)
+    const repeat = checkRepeat(when.repeat, 'repeat')
+    let recurrence: Recurrence | null = null
+    if (when.cron !== undefined) {
+      if (when.everyMs !== undefined) throw invalid('everyMs', 'absent when `cron` is given (use one or the other)', when.everyMs)
+      recurrence = { kind: 'cron', cron: validateCron(when.cron), tz: when.tz === undefined ? 'UTC' : validateTimeZone(when.tz) }
+    } else if (when.everyMs !== undefined) {
+      recurrence = { kind: 'every', everyMs: checkEvery(when.everyMs) }
+    } else if (when.tz !== undefined) {
+      throw invalid('tz', 'absent unless `cron` is given', when.tz)
+    }
+    if (recurrence === null && repeat !== null) throw invalid('repeat', 'absent unless `everyMs` or `cron` is given', repeat)
+    let at: number
+    if (when.at !== undefined) at = toInstant(when.at, atField)
+    else if (recurrence?.kind === 'cron') at = nextCron(recurrence.cron, recurrence.tz, this.clock())
+    else if (recurrence) at = this.clock()
+    else throw invalid(atField, 'a Date or epoch milliseconds', undefined)
+    let rec: RecurrenceRecord | null = null
+    if (recurrence) {
+      rec = recurrence.kind === 'every'
+        ? { every: recurrence.everyMs, misfire: s.misfire, overlap: s.overlap }
+        : { cron: recurrence.cron, tz: recurrence.tz, misfire: s.misfire, overlap: s.overlap }
+      if (repeat !== null) rec.left = repeat
+    }
+    return { id: s.id ?? newId(), at, created: this.clock(), spec: s, rec }
+  }
+
+  private enqueueCall(planned: Planned[]) {
+    const k = this.keys
+    const keys = [k.schedule, k.queues, k.recurring]
+    const args: (string | number)[] = [k.wake, ENQUEUE_FIELDS]
+    for (const p of planned) {
+      keys.push(k.job(p.id))
+      args.push(p.id, p.at, p.created, p.spec.name, p.spec.dataJson, p.spec.queue, p.spec.optionsJson,
+        p.spec.atFront ? '1' : '', p.spec.dependsOn.length > 0 ? JSON.stringify(p.spec.dependsOn) : '', p.rec ? JSON.stringify(p.rec) : '')
+    }
+    return { script: 'enqueue' as const, keys, args }
+  }
+
+  private async write(p: Planned): Promise<Job> {
+    const call = this.enqueueCall([p])
+    await runScript(this.redis, call.script, call.keys, call.args)
+    return this.toJob(p)
+  }
+
+  private toJob(p: Planned): Job {
+    const h: Record<string, string> = { n: p.spec.name, d: p.spec.dataJson, q: p.spec.queue, s: 'scheduled', c: String(p.created) }
+    if (p.spec.optionsJson) h.o = p.spec.optionsJson
+    if (p.spec.atFront) h.f = '1'
+    if (p.spec.dependsOn.length > 0) h.p = JSON.stringify(p.spec.dependsOn)
+    return decodeJob(p.id, h, p.at, p.rec)
+  }
+}
