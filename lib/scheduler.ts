@@ -5,7 +5,7 @@
  */
 import { DueqError } from './core/errors.ts'
 import {
-  checkEvery, checkId, checkQueue, checkRepeat, invalid, isPlainObject, normalizeSpec, rejectUnknownKeys, toInstant,
+  checkEvery, checkId, checkQueue, checkRunId, checkRepeat, invalid, isPlainObject, normalizeSpec, rejectUnknownKeys, toInstant,
   type Job, type JobSpec, type NormalizedSpec,
 } from './core/job.ts'
 import { nextCron, validateCron, validateTimeZone, type Recurrence } from './core/time.ts'
@@ -14,6 +14,9 @@ import { keysFor, type Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
 import { decodeJob, pairs, type RecurrenceRecord } from './redis/record.ts'
 import { runScript, runScripts } from './redis/scripts.ts'
+import type { DispatchTarget } from './dispatch.ts'
+import { runLoop, type RunOptions, type RunSummary } from './run.ts'
+import { listInstances, newInstanceName, SchedulerCore, type SchedulerInstance, type TickResult } from './tick.ts'
 
 export interface SchedulerOptions {
   redis: RedisPort
@@ -25,6 +28,16 @@ export interface SchedulerOptions {
   clock?: () => number
   /** Key prefix, default `dueq`. */
   prefix?: string
+  /** Where due runs go: Redis ready queues (default) or SQS. */
+  target?: DispatchTarget
+  /** The handler registry; when given, a due job naming no registered handler fails instead of queueing. */
+  jobs?: { names(): readonly string[] }
+  /** Scheduler lock TTL, ms; extended on every batch. Default 30,000. */
+  lockTtlMs?: number
+  /** Due entries per atomic dispatch batch. Default 1,000. */
+  batchSize?: number
+  /** This instance's name in the registry. Default host.pid.random. */
+  name?: string
 }
 
 /** When a job runs: once `at` a time, or recurring with `everyMs` or a `cron` line. */
@@ -71,6 +84,9 @@ export class Scheduler {
   readonly keys: Keys
   readonly queue: string
   protected readonly clock: () => number
+  /** The scheduler core: lock, dispatch passes, registry. */
+  readonly core: SchedulerCore
+  private readonly heartbeatTtlMs = 15_000
 
   constructor(options: SchedulerOptions) {
     if (!isPlainObject(options) || !options.redis) throw invalid('options.redis', 'a store from connect()', options?.redis)
@@ -78,6 +94,37 @@ export class Scheduler {
     this.keys = keysFor(options.namespace ?? 'default', options.prefix)
     this.queue = checkQueue(options.queue ?? 'default', 'options.queue')
     this.clock = options.clock ?? Date.now
+    const jobs = options.jobs
+    this.core = new SchedulerCore({
+      redis: this.redis,
+      keys: this.keys,
+      defaultQueue: this.queue,
+      clock: this.clock,
+      target: options.target ?? { kind: 'redis' },
+      ...(jobs ? { handlerNames: () => jobs.names() } : {}),
+      lockTtlMs: options.lockTtlMs ?? 30_000,
+      batchSize: options.batchSize ?? 1_000,
+      name: options.name ?? newInstanceName(),
+    })
+  }
+
+  /**
+   * One pass of the scheduler core: every job due at `now` goes to its queue, recurring jobs are
+   * rescheduled. Takes the scheduler lock first; `{ acquired: false }` when another instance has it.
+   */
+  tick(options: { now?: number | Date } = {}): Promise<TickResult> {
+    const now = options.now === undefined ? undefined : toInstant(options.now, 'now')
+    return this.core.tick(now === undefined ? {} : { now })
+  }
+
+  /** The scheduler loop (see RunOptions): passes until stopped, sleeping until the next due job. */
+  run(options: RunOptions = {}): Promise<RunSummary> {
+    return runLoop(this.core, this.redis, this.keys, options)
+  }
+
+  /** Live scheduler instances of this namespace, with their last pass. */
+  instances(): Promise<SchedulerInstance[]> {
+    return listInstances(this.redis, this.keys, this.clock(), this.heartbeatTtlMs * 2)
   }
 
   /** Schedules `spec` to run once at `at` (a Date is an instant; epoch ms also accepted). */
@@ -177,9 +224,9 @@ export class Scheduler {
     return options.withTimes ? present.map((job) => ({ job, at: job.at! })) : present
   }
 
-  /** One job with its status, or null when unknown. */
+  /** One job (or one run of a recurring job, `<id>@<slot>`) with its status, or null when unknown. */
   async getJob(id: string): Promise<Job | null> {
-    checkId(id)
+    checkRunId(id)
     return (await this.readJobs([id]))[0] ?? null
   }
 

@@ -96,6 +96,7 @@ export const MAX_PAYLOAD_BYTES = 256 * 1024
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/
 /** Ids may not contain '@': dueq names a run of a recurring job `<id>@<slot>`. */
 const ID = /^[A-Za-z0-9_.:-]{1,128}$/
+const RUN_ID = /^[A-Za-z0-9_.:-]{1,128}(@\d{1,16})?$/
 const QUEUE = /^[A-Za-z0-9_.-]{1,64}$/
 
 const SPEC_KEYS = new Set(['name', 'data', 'id', 'queue', 'timeoutMs', 'ttlMs', 'resultTtlMs', 'failureTtlMs', 'description', 'meta', 'dependsOn', 'retry', 'atFront', 'onSuccess', 'onFailure', 'misfire', 'overlap'])
@@ -162,6 +163,12 @@ function checkName(v: unknown, field: string): string {
 
 export function checkId(v: unknown, field = 'id'): string {
   if (typeof v !== 'string' || !ID.test(v)) throw invalid(field, 'an id of 1–128 letters, digits or _ . : -', v)
+  return v
+}
+
+/** A job id, or the id of one run of a recurring job: `<job id>@<slot ms>`. */
+export function checkRunId(v: unknown, field = 'id'): string {
+  if (typeof v !== 'string' || !RUN_ID.test(v)) throw invalid(field, 'a job id (1–128 letters, digits or _ . : -) or a run id `<id>@<slot>`', v)
   return v
 }
 

@@ -6,11 +6,17 @@
  *   dueq:{ns}:schedule       ZSET   job id (or `<id>@<slot>` for a retried run) → due time, ms
  *   dueq:{ns}:recurring      HASH   job id → JSON recurrence { every | cron, tz, misfire, overlap, left }
  *   dueq:{ns}:queues         SET    every queue name a job was scheduled on
- *   dueq:{ns}:j:<id>         HASH   a job record (fields in record.ts); a run of a recurring job is
- *                                   `j:<id>@<slot>` and holds only the run's state
+ *   dueq:{ns}:j:<id>         HASH   a job record (fields in record.ts); for a one-off job it is also the
+ *                                   record of its one run. A run of a recurring job is `j:<id>@<slot>`:
+ *                                   a copy of what to run (name, data, options) plus the run's state
  *   dueq:{ns}:q:<queue>      LIST   ready queue: run ids waiting for a worker
+ *   dueq:{ns}:failed:<queue> ZSET   failed registry: run id → time it failed
+ *   dueq:{ns}:outbox         ZSET   run id → lease deadline: runs handed to SQS, not yet acknowledged
  *   dueq:{ns}:lock           STRING the scheduler lock: owner token, PX TTL
+ *   dueq:{ns}:schedulers     ZSET   live scheduler instance → last heartbeat, ms
+ *   dueq:{ns}:scheduler:<n>  HASH   one scheduler instance: host, pid, birth, heartbeat, last pass
  *   dueq:{ns}:wake           channel: published when a job becomes the earliest in the schedule
+ *   dueq:{ns}:ready          channel: published with a queue name and run ids when runs are queued
  */
 import { DueqError } from '../core/errors.ts'
 
@@ -29,9 +35,15 @@ export function keysFor(namespace: string, prefix = 'dueq') {
     schedule: `${base}schedule`,
     recurring: `${base}recurring`,
     queues: `${base}queues`,
+    outbox: `${base}outbox`,
     lock: `${base}lock`,
+    schedulers: `${base}schedulers`,
+    scheduler: (name: string) => `${base}scheduler:${name}`,
     wake: `${base}wake`,
+    readyChannel: `${base}ready`,
     job: (id: string) => `${base}j:${id}`,
     ready: (queue: string) => `${base}q:${queue}`,
+    /** Per-queue registries, ZSETs of run id → time entered (failed: time failed). */
+    failed: (queue: string) => `${base}failed:${queue}`,
   }
 }

@@ -7,6 +7,8 @@
  *   s  status                  c  created, epoch ms      o  options JSON (meta, retry, ttls, …)
  *   f  '1' when atFront        p  dependsOn JSON array
  *   a  attempts so far         r  result JSON            e  error message
+ *   x  runs of a recurring job queued or running (the overlap policy reads it)
+ *   j  on a run of a recurring job: the job's id      t  the run's slot, ms
  *
  * Options sit in one JSON field, so a user's `meta` can never collide with dueq's own fields.
  */

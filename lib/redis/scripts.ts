@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { isNoScript, RedisReplyError, type Arg, type Command, type RedisPort } from './port.ts'
 
-export const SCRIPT_NAMES = ['enqueue', 'cancel', 'change_execution_time', 'get_job'] as const
+export const SCRIPT_NAMES = [
+  'enqueue', 'cancel', 'change_execution_time', 'get_job',
+  'due', 'dispatch', 'lease_outbox', 'release_lock', 'register_scheduler',
+] as const
 export type ScriptName = (typeof SCRIPT_NAMES)[number]
 
 export interface Script {

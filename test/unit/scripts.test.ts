@@ -10,6 +10,11 @@ const PINNED: Record<string, string> = {
   cancel: 'bdd7172a86ea60ac549c01e690b7c4d0261737a9',
   change_execution_time: '725a2daec39e85e6b91b91ea3e3339bd0afbd837',
   get_job: 'b2ba11dd9d74fee95a65ae14a3a862ee07d37449',
+  due: '39df4d9d12b39dfae4a45067e2826018daef60b8',
+  dispatch: '979b9850b3f9a432b5578fc85471e8b3aeb839f8',
+  lease_outbox: '603e7d903bf09cd25dd550535dbec119d5f24afc',
+  release_lock: 'ea33636026fc42dd9b8bae926941c2d37d083a26',
+  register_scheduler: 'b352b73aee2bdc5beb01fb0282268d11a7020f61',
 }
 
 describe('Lua scripts', () => {
