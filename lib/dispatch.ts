@@ -23,6 +23,10 @@ export type DispatchTarget =
 /** The body of a run's SQS message: the worker claims the run by id from Redis. */
 export interface RunMessage {
   v: 1
+  /** Namespace */
   ns: string
+  /** Run id */
   run: string
+  /** Queue */
+  q: string
 }

@@ -16,6 +16,7 @@ import { decodeJob, pairs, type RecurrenceRecord } from './redis/record.ts'
 import { runScript, runScripts } from './redis/scripts.ts'
 import type { DispatchTarget } from './dispatch.ts'
 import { runLoop, type RunOptions, type RunSummary } from './run.ts'
+import { DEFAULT_RESULT_TTL_MS } from './runs.ts'
 import { listInstances, newInstanceName, SchedulerCore, type SchedulerInstance, type TickResult } from './tick.ts'
 
 export interface SchedulerOptions {
@@ -71,7 +72,7 @@ const BULK_KEYS = new Set([...SCHEDULE_KEYS, 'spec'])
 /** Field order of one job in enqueue.lua's ARGV. */
 const ENQUEUE_FIELDS = 10
 
-interface Planned {
+export interface Planned {
   id: string
   at: number
   created: number
@@ -169,16 +170,47 @@ export class Scheduler {
     const CHUNK = 1000
     const calls = []
     for (let i = 0; i < planned.length; i += CHUNK) calls.push(this.enqueueCall(planned.slice(i, i + CHUNK)))
-    // Pipelined, so the chunks share round trips; each chunk is atomic on its own.
-    for (let i = 0; i < calls.length; i += 16) await runScripts(this.redis, calls.slice(i, i + 16))
+    // Pipelined 16 chunks at a time, so they share round trips; each chunk is atomic on its own.
+    await this.runEnqueue(calls)
     return planned.map((p) => this.toJob(p))
   }
 
-  /** Removes a job from the schedule and deletes its record. False when the id is unknown. */
+  /**
+   * Cancels a job. A scheduled one (recurring or not) leaves the schedule and its record is
+   * deleted; a queued or deferred one becomes `canceled` (canceled registry, record kept for
+   * DEFAULT_RESULT_TTL_MS). False when the id is unknown, already running or done.
+   */
   async cancel(id: string): Promise<boolean> {
     checkId(id)
     const k = this.keys
-    return (await runScript(this.redis, 'cancel', [k.schedule, k.recurring, k.job(id)], [id])) === 1
+    let queue = this.queue
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const reply = await runScript(this.redis, 'cancel',
+        [k.schedule, k.recurring, k.job(id), k.ready(queue), k.deferred(queue), k.canceled(queue)],
+        [id, queue, this.clock(), DEFAULT_RESULT_TTL_MS])
+      if (!Array.isArray(reply)) return reply === 1
+      queue = String(reply[1]) // the job is on another queue: again, with that queue's keys
+    }
+    return false
+  }
+
+  /** Puts a failed job (or run) back on its queue for a fresh set of attempts. */
+  async requeue(id: string): Promise<void> {
+    checkRunId(id)
+    const k = this.keys
+    const queue = (await this.redis.call(['HGET', k.job(id), 'q'])) as string | null
+    if (queue === null) throw new DueqError('JOB_NOT_FOUND', `Job "${id}" does not exist`, { field: 'id' })
+    const done = await runScript(this.redis, 'requeue', [k.failed(queue), k.ready(queue), k.job(id)], [id, queue, k.readyChannel])
+    if (done !== 1) throw new DueqError('JOB_NOT_FAILED', `Job "${id}" is not failed, so it cannot be requeued`, { field: 'id' })
+  }
+
+  /** Puts `spec` straight on its queue's ready list (Queue.enqueue). */
+  async enqueueNow(queue: string, spec: JobSpec): Promise<Job> {
+    if (isPlainObject(spec as unknown) && spec.queue !== undefined && spec.queue !== queue) throw invalid('spec.queue', `absent or "${queue}" (the queue enqueued on)`, spec.queue)
+    const p = this.plan({ at: this.clock() }, { ...spec, queue }, 'spec', 'at')
+    await this.runEnqueue([this.enqueueCall([p], queue)])
+    // Queued, or deferred behind a dependency: the script decided; read what it wrote.
+    return (await this.getJob(p.id)) ?? { ...this.toJob(p), status: 'queued', at: null }
   }
 
   /** Whether the job is in the schedule (due or not). */
@@ -219,7 +251,7 @@ export class Scheduler {
     const flat = (await this.redis.call(['ZRANGEBYSCORE', this.keys.schedule, '-inf', max, 'WITHSCORES', 'LIMIT', offset, length])) as string[]
     const ids: string[] = []
     for (let i = 0; i < flat.length; i += 2) ids.push(flat[i]!)
-    const jobs = await this.readJobs(ids)
+    const jobs = await this.getJobsByIds(ids)
     const present = jobs.filter((j): j is Job => j !== null && j.at !== null)
     return options.withTimes ? present.map((job) => ({ job, at: job.at! })) : present
   }
@@ -227,10 +259,11 @@ export class Scheduler {
   /** One job (or one run of a recurring job, `<id>@<slot>`) with its status, or null when unknown. */
   async getJob(id: string): Promise<Job | null> {
     checkRunId(id)
-    return (await this.readJobs([id]))[0] ?? null
+    return (await this.getJobsByIds([id]))[0] ?? null
   }
 
-  protected async readJobs(ids: string[]): Promise<(Job | null)[]> {
+  /** Jobs (or runs) by id, in one round trip; null for unknown ids. */
+  async getJobsByIds(ids: string[]): Promise<(Job | null)[]> {
     if (ids.length === 0) return []
     const k = this.keys
     const replies = await runScripts(this.redis, ids.map((id) => ({ script: 'get_job', keys: [k.schedule, k.recurring, k.job(id)], args: [id] })))
@@ -242,7 +275,7 @@ export class Scheduler {
   }
 
   /** Validates one schedule request completely, before anything is written. */
-  private plan(when: ScheduleOptions, spec: JobSpec, specField: string, atField: string): Planned {
+  protected plan(when: ScheduleOptions, spec: JobSpec, specField: string, atField: string): Planned {
     const s = normalizeSpec(spec, this.queue, specField)
     const repeat = checkRepeat(when.repeat, 'repeat')
     let recurrence: Recurrence | null = null
@@ -255,6 +288,7 @@ export class Scheduler {
       throw invalid('tz', 'absent unless `cron` is given', when.tz)
     }
     if (recurrence === null && repeat !== null) throw invalid('repeat', 'absent unless `everyMs` or `cron` is given', repeat)
+    if (recurrence !== null && s.dependsOn.length > 0) throw invalid(`${specField}.dependsOn`, 'absent on a recurring job (each run would wait on the same jobs)', s.dependsOn)
     let at: number
     if (when.at !== undefined) at = toInstant(when.at, atField)
     else if (recurrence?.kind === 'cron') at = nextCron(recurrence.cron, recurrence.tz, this.clock())
@@ -270,25 +304,39 @@ export class Scheduler {
     return { id: s.id ?? newId(), at, created: this.clock(), spec: s, rec }
   }
 
-  private enqueueCall(planned: Planned[]) {
+  /** The enqueue.lua call for `planned`; `ready` puts them straight on `readyQueue` (Queue.enqueue). */
+  protected enqueueCall(planned: Planned[], readyQueue?: string) {
     const k = this.keys
-    const keys = [k.schedule, k.queues, k.recurring]
-    const args: (string | number)[] = [k.wake, ENQUEUE_FIELDS]
+    const q = readyQueue ?? this.queue
+    const keys = [k.schedule, k.queues, k.recurring, k.ready(q), k.deferred(q)]
+    const args: (string | number)[] = [k.wake, k.readyChannel, ENQUEUE_FIELDS]
     for (const p of planned) {
       keys.push(k.job(p.id))
-      args.push(p.id, p.at, p.created, p.spec.name, p.spec.dataJson, p.spec.queue, p.spec.optionsJson,
-        p.spec.atFront ? '1' : '', p.spec.dependsOn.length > 0 ? JSON.stringify(p.spec.dependsOn) : '', p.rec ? JSON.stringify(p.rec) : '')
+      for (const dep of p.spec.dependsOn) keys.push(k.job(dep), k.dependents(dep))
+      args.push(p.id, readyQueue === undefined ? p.at : '', p.created, p.spec.name, p.spec.dataJson, p.spec.queue, p.spec.optionsJson,
+        p.spec.atFront ? '1' : '', p.rec ? JSON.stringify(p.rec) : '', p.spec.dependsOn.length, ...p.spec.dependsOn)
     }
     return { script: 'enqueue' as const, keys, args }
   }
 
+  /** Runs enqueue calls, turning a missing dependency into a DueqError. */
+  protected async runEnqueue(calls: ReturnType<Scheduler['enqueueCall']>[]): Promise<void> {
+    try {
+      if (calls.length === 1) await runScript(this.redis, calls[0]!.script, calls[0]!.keys, calls[0]!.args)
+      else for (let i = 0; i < calls.length; i += 16) await runScripts(this.redis, calls.slice(i, i + 16))
+    } catch (e) {
+      const m = e instanceof Error ? /DEPENDENCY_NOT_FOUND (\S+) (\S+)/.exec(e.message) : null
+      if (m) throw new DueqError('JOB_NOT_FOUND', `Expected \`dependsOn\` to name existing jobs: job "${m[2]}" depends on "${m[1]}", which does not exist`, { field: 'spec.dependsOn' })
+      throw e
+    }
+  }
+
   private async write(p: Planned): Promise<Job> {
-    const call = this.enqueueCall([p])
-    await runScript(this.redis, call.script, call.keys, call.args)
+    await this.runEnqueue([this.enqueueCall([p])])
     return this.toJob(p)
   }
 
-  private toJob(p: Planned): Job {
+  protected toJob(p: Planned): Job {
     const h: Record<string, string> = { n: p.spec.name, d: p.spec.dataJson, q: p.spec.queue, s: 'scheduled', c: String(p.created) }
     if (p.spec.optionsJson) h.o = p.spec.optionsJson
     if (p.spec.atFront) h.f = '1'

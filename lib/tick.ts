@@ -132,7 +132,7 @@ export class SchedulerCore {
     const target = this.o.target
     const names = this.o.handlerNames?.() ?? []
     const keyList = [keys.lock, keys.schedule, keys.recurring, keys.outbox]
-    for (const q of queues) keyList.push(keys.ready(q), keys.failed(q))
+    for (const q of queues) keyList.push(keys.ready(q), keys.failed(q), keys.deferred(q))
     const args: (string | number)[] = [
       this.token, lockTtlMs, now, target.kind, target.kind === 'sqs' ? (target.leaseMs ?? DEFAULT_LEASE_MS) : 0,
       keys.readyChannel, names.join(' '), this.o.defaultQueue, queues.length, ...queues,
@@ -180,7 +180,7 @@ export class SchedulerCore {
     for (let i = 0; i < flat.length; i += 2) {
       const run = flat[i]!
       const queue = flat[i + 1]!
-      const body: RunMessage = { v: 1, ns: this.o.keys.namespace, run }
+      const body: RunMessage = { v: 1, ns: this.o.keys.namespace, run, q: queue }
       let list = byQueue.get(queue)
       if (!list) byQueue.set(queue, (list = []))
       list.push({ id: run, body: JSON.stringify(body) })
@@ -201,7 +201,7 @@ export class SchedulerCore {
   async register(event: 'birth' | 'beat' | 'death', ttlMs: number, fields: Record<string, string | number> = {}): Promise<void> {
     const { keys, name } = this.o
     const all = event === 'birth' ? { name, host: hostname(), pid: process.pid, birth: this.o.clock(), ...fields } : fields
-    await runScript(this.o.redis, 'register_scheduler', [keys.schedulers, keys.scheduler(name)], [name, this.o.clock(), ttlMs, event, ...Object.entries(all).flat()])
+    await runScript(this.o.redis, 'register', [keys.schedulers, keys.scheduler(name)], [name, this.o.clock(), ttlMs, event, ...Object.entries(all).flat()])
   }
 }
 

@@ -10,7 +10,12 @@
  *                                   record of its one run. A run of a recurring job is `j:<id>@<slot>`:
  *                                   a copy of what to run (name, data, options) plus the run's state
  *   dueq:{ns}:q:<queue>      LIST   ready queue: run ids waiting for a worker
- *   dueq:{ns}:failed:<queue> ZSET   failed registry: run id → time it failed
+ *   dueq:{ns}:<registry>:<queue>  ZSET  per-queue registries of runs, registry one of
+ *                                   started (score: lease deadline), finished and failed (score:
+ *                                   when the record expires), deferred and canceled (score: since)
+ *   dueq:{ns}:dependents:<id> SET   jobs waiting on job <id>, members "<queue>\t<job id>"
+ *   dueq:{ns}:workers        ZSET   live worker → last heartbeat, ms
+ *   dueq:{ns}:worker:<name>  HASH   one worker: host, pid, queues, birth, heartbeat, counts
  *   dueq:{ns}:outbox         ZSET   run id → lease deadline: runs handed to SQS, not yet acknowledged
  *   dueq:{ns}:lock           STRING the scheduler lock: owner token, PX TTL
  *   dueq:{ns}:schedulers     ZSET   live scheduler instance → last heartbeat, ms
@@ -19,6 +24,9 @@
  *   dueq:{ns}:ready          channel: published with a queue name and run ids when runs are queued
  */
 import { DueqError } from '../core/errors.ts'
+
+export const REGISTRIES = ['started', 'finished', 'failed', 'deferred', 'canceled'] as const
+export type RegistryName = (typeof REGISTRIES)[number]
 
 const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/
 
@@ -43,7 +51,14 @@ export function keysFor(namespace: string, prefix = 'dueq') {
     readyChannel: `${base}ready`,
     job: (id: string) => `${base}j:${id}`,
     ready: (queue: string) => `${base}q:${queue}`,
-    /** Per-queue registries, ZSETs of run id → time entered (failed: time failed). */
     failed: (queue: string) => `${base}failed:${queue}`,
+    started: (queue: string) => `${base}started:${queue}`,
+    finished: (queue: string) => `${base}finished:${queue}`,
+    deferred: (queue: string) => `${base}deferred:${queue}`,
+    canceled: (queue: string) => `${base}canceled:${queue}`,
+    registry: (registry: RegistryName, queue: string) => `${base}${registry}:${queue}`,
+    dependents: (id: string) => `${base}dependents:${id}`,
+    workers: `${base}workers`,
+    worker: (name: string) => `${base}worker:${name}`,
   }
 }

@@ -8,6 +8,9 @@
  *   f  '1' when atFront        p  dependsOn JSON array
  *   a  attempts so far         r  result JSON            e  error message
  *   x  runs of a recurring job queued or running (the overlap policy reads it)
+ *   w  dependencies not finished yet            k  claim token of the worker running it
+ *   wk worker name     st started at, ms     et ended at, ms     sc times it stalled
+ *   es error stack (kept for operators, never returned by the API)   v 'sqs' when SQS delivered it
  *   j  on a run of a recurring job: the job's id      t  the run's slot, ms
  *
  * Options sit in one JSON field, so a user's `meta` can never collide with dueq's own fields.

@@ -10,7 +10,8 @@ import { isNoScript, RedisReplyError, type Arg, type Command, type RedisPort } f
 
 export const SCRIPT_NAMES = [
   'enqueue', 'cancel', 'change_execution_time', 'get_job',
-  'due', 'dispatch', 'lease_outbox', 'release_lock', 'register_scheduler',
+  'due', 'dispatch', 'lease_outbox', 'release_lock', 'register',
+  'claim', 'finish', 'renew', 'requeue_stalled', 'requeue',
 ] as const
 export type ScriptName = (typeof SCRIPT_NAMES)[number]
 

@@ -67,7 +67,12 @@ describe.each(DRIVERS)('Scheduler on the %s driver', (driver) => {
 
   it('replacing an id is an atomic upsert: no field of the old job survives', async () => {
     const s = make()
-    await s.cron('*/5 * * * *', { name: 'old', id: 'job-1', data: { a: 1 }, meta: { owner: 'x' }, description: 'old one', atFront: true, dependsOn: ['dep'], queue: 'other' }, { tz: 'Europe/Paris', repeat: 4 })
+    await s.enqueueAt(T + 100, { name: 'dep', id: 'dep' })
+    await s.enqueueAt(T, { name: 'old', id: 'job-1', data: { a: 1 }, meta: { owner: 'x' }, description: 'old one', atFront: true, dependsOn: ['dep'], queue: 'other' })
+    expect(Object.keys(await store.admin.hgetall(s.keys.job('job-1'))).sort()).toEqual(['c', 'd', 'f', 'n', 'o', 'p', 'q', 's', 'w'])
+    const cron = await s.cron('*/5 * * * *', { name: 'old', id: 'job-1', meta: { owner: 'y' } }, { tz: 'Europe/Paris', repeat: 4 })
+    expect(await s.getJob('job-1')).toEqual(cron)
+    expect(cron).not.toHaveProperty('dependsOn')
     const fresh = await s.enqueueAt(T, { name: 'new', id: 'job-1' })
     const raw = await store.admin.hgetall(s.keys.job('job-1'))
     expect(Object.keys(raw).sort()).toEqual(['c', 'd', 'n', 'q', 's'])
@@ -77,7 +82,19 @@ describe.each(DRIVERS)('Scheduler on the %s driver', (driver) => {
     expect(read).not.toHaveProperty('cron')
     expect(read?.queue).toBe('default')
     expect(await store.admin.hexists(s.keys.recurring, 'job-1')).toBe(0)
-    expect(await s.count()).toBe(1)
+    expect(await s.count()).toBe(2)
+  })
+
+  it('dependsOn must name existing jobs, and is refused on recurring jobs', async () => {
+    const s = make()
+    await rejects(() => s.enqueueAt(T, { ...spec, dependsOn: 'ghost' }), 'JOB_NOT_FOUND', 'ghost')
+    await rejects(() => s.schedule({ at: T, everyMs: 5 }, { ...spec, dependsOn: 'ghost' }), 'INVALID_ARGUMENT', 'dependsOn')
+    expect(await rawKeys()).toEqual([])
+    // a dependency created earlier in the same bulk call is fine
+    const [a, b] = await s.enqueueMany([{ at: T, spec: { ...spec, id: 'a' } }, { at: T, spec: { ...spec, id: 'b', dependsOn: ['a'] } }])
+    expect(b?.dependsOn).toEqual(['a'])
+    expect(a?.id).toBe('a')
+    expect(await store.admin.smembers(s.keys.dependents('a'))).toEqual(['default\tb'])
   })
 
   it("a user's meta never collides with the scheduler's own fields", async () => {

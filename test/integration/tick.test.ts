@@ -257,8 +257,8 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
       const r = await s.tick({ now: T })
       expect(r.dispatched).toBe(2)
       expect(sender.sent.map((m) => [m.queue, JSON.parse(m.body)])).toEqual([
-        ['default', { v: 1, ns: store.namespace, run: 'a' }],
-        ['emails', { v: 1, ns: store.namespace, run: 'b' }],
+        ['default', { v: 1, ns: store.namespace, run: 'a', q: 'default' }],
+        ['emails', { v: 1, ns: store.namespace, run: 'b', q: 'emails' }],
       ])
       expect(await store.admin.zcard(s.keys.outbox)).toBe(0)
       expect(await ready(s)).toEqual([])

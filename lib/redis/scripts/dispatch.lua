@@ -10,8 +10,8 @@
   KEYS[2]  schedule   ZSET
   KEYS[3]  recurring  HASH
   KEYS[4]  outbox     ZSET run id -> lease deadline (SQS target)
-  KEYS[5 .. 4+2Q]     per known queue i: ready LIST, then failed ZSET
-  KEYS[5+2Q ..]       the record key of each entry, in ARGV order (one-off, then recurring, then
+  KEYS[5 .. 4+3Q]     per known queue i: ready LIST, failed ZSET, deferred ZSET
+  KEYS[5+3Q ..]       the record key of each entry, in ARGV order (one-off, then recurring, then
                       failing entries), then one run record key per slot of each recurring entry
   ARGV[1]  lock token           ARGV[2]  lock TTL, ms        ARGV[3]  now, ms
   ARGV[4]  target: 'redis' or 'sqs'                          ARGV[5]  SQS lease, ms
@@ -23,6 +23,10 @@
   then     R, then per recurring job: member, score, recurrence JSON as read, next recurrence
            JSON, next slot or '', slots (comma separated), '1' to skip its runs while one is active
   then     F, then per entry to fail: member, score, reason
+  A one-off job still waiting on a dependency (`w` > 0) goes to its queue's deferred registry
+  instead; finish.lua releases it when its last dependency finishes. A failed entry's record
+  expires after its failureTtlMs (default one year), the score of the failed registry.
+
   Returns  -1 when the lock is not held; otherwise
            { dispatched, rescheduled, skipped, failed, stale, { run id, queue, ... sent to the outbox },
              earliest due time left in the schedule or false }
@@ -59,12 +63,20 @@ local function push(queue, runId, atFront)
   list[#list + 1] = runId
 end
 
+local YEAR = 365 * 24 * 3600 * 1000
 local function fail(key, member, queue, reason)
   if not queueIndex[queue] then queue = ARGV[8] end
   removed[#removed + 1] = member
   redis.call('HDEL', recurring, member)
-  redis.call('HSET', key, 's', 'failed', 'e', reason)
-  if queueIndex[queue] then redis.call('ZADD', KEYS[4 + 2 * queueIndex[queue]], now, member) end
+  local ttl = YEAR
+  local options = redis.call('HGET', key, 'o')
+  if options then
+    local ok, decoded = pcall(cjson.decode, options)
+    if ok and type(decoded) == 'table' and tonumber(decoded.failureTtlMs) then ttl = tonumber(decoded.failureTtlMs) end
+  end
+  redis.call('HSET', key, 's', 'failed', 'e', reason, 'et', now)
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('DEL', key) end
+  if queueIndex[queue] then redis.call('ZADD', KEYS[3 + 3 * queueIndex[queue]], now + ttl, member) end
   failed = failed + 1
 end
 
@@ -90,7 +102,7 @@ local function scores(first, count, stride)
   return redis.call('ZMSCORE', schedule, unpack(members))
 end
 
-local keyCursor = 5 + 2 * Q
+local keyCursor = 5 + 3 * Q
 local a = 10 + Q
 
 -- One-off jobs and retried runs.
@@ -102,12 +114,17 @@ for i = 0, O - 1 do
   if not current[i + 1] or tonumber(current[i + 1]) ~= score then
     stale = stale + 1
   else
-    local rec = redis.call('HMGET', key, 'n', 'q', 'f')
+    local rec = redis.call('HMGET', key, 'n', 'q', 'f', 'w')
     local queue = runnable(key, member, rec[1], rec[2])
     if queue then
       removed[#removed + 1] = member
-      redis.call('HSET', key, 's', 'queued')
-      push(queue, member, rec[3] == '1')
+      if rec[4] and tonumber(rec[4]) > 0 then
+        redis.call('HSET', key, 's', 'deferred')
+        redis.call('ZADD', KEYS[4 + 3 * queueIndex[queue]], now, member)
+      else
+        redis.call('HSET', key, 's', 'queued')
+        push(queue, member, rec[3] == '1')
+      end
     end
   end
 end
@@ -179,9 +196,9 @@ if #removed > 0 then redis.call('ZREM', schedule, unpack(removed)) end
 for queue, list in pairs(front) do
   local reversed = {}
   for i = #list, 1, -1 do reversed[#reversed + 1] = list[i] end
-  redis.call('LPUSH', KEYS[3 + 2 * queueIndex[queue]], unpack(reversed))
+  redis.call('LPUSH', KEYS[2 + 3 * queueIndex[queue]], unpack(reversed))
 end
-for queue, list in pairs(back) do redis.call('RPUSH', KEYS[3 + 2 * queueIndex[queue]], unpack(list)) end
+for queue, list in pairs(back) do redis.call('RPUSH', KEYS[2 + 3 * queueIndex[queue]], unpack(list)) end
 for queue, list in pairs(back) do
   local ids = {}
   for i = 1, math.min(#list, 100) do ids[i] = list[i] end

@@ -1,10 +1,10 @@
 --[[
-  register_scheduler: birth, heartbeat and death of a scheduler instance, like rq-scheduler's
-  registry. Live instances sit in a sorted set scored by their last heartbeat; each has a hash
-  that expires when the heartbeats stop.
+  register: birth, heartbeat and death of a scheduler or worker instance, like rq's registries.
+  Live instances sit in a sorted set scored by their last heartbeat; each has a hash that
+  expires when the heartbeats stop.
 
-  KEYS[1]  schedulers  ZSET name -> last heartbeat, ms
-  KEYS[2]  instance    HASH name, host, pid, queues, birth, heartbeat, death, lastPass
+  KEYS[1]  schedulers or workers  ZSET name -> last heartbeat, ms
+  KEYS[2]  the instance           HASH name, host, pid, birth, heartbeat, death, and the caller's fields
   ARGV[1]  name   ARGV[2]  now, ms   ARGV[3]  TTL, ms   ARGV[4]  'birth' | 'beat' | 'death'
   ARGV[5 ..]  field, value pairs to set
   Returns  1
