@@ -1,11 +1,12 @@
 /**
- * The handlers the deployed functions (and `npm start`) can run: the built-ins (noop, echo, and
- * http when DUEQ_HTTP_SECRET is set) plus your own. Add yours here with `jobs.define(name, fn)`.
+ * The handlers the deployed functions (and `npm start`) can run: the built-ins noop and echo, the
+ * built-in http once the runtime knows DUEQ_HTTP_SECRET (it may come from SSM), and your own.
+ * Add yours here with `jobs.define(name, fn)`.
  * Workers run only what is registered in this file; a job naming anything else fails.
  */
 import { builtinJobs } from '../lib/builtin-jobs.ts'
 
-export const jobs = builtinJobs(process.env.DUEQ_HTTP_SECRET ? { httpSecret: process.env.DUEQ_HTTP_SECRET } : {})
+export const jobs = builtinJobs()
   // An example of your own: returns the sum of `a` and `b`.
   .define('add', (data) => {
     const { a, b } = (data ?? {}) as { a?: unknown; b?: unknown }

@@ -9,6 +9,7 @@ import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { DueqError } from '../../lib/core/errors.ts'
 import { loadConfig, type Config } from '../../lib/config.ts'
+import { httpJob } from '../../lib/http-job.ts'
 import type { JobRegistry } from '../../lib/jobs.ts'
 import { connect } from '../../lib/redis/connect.ts'
 import type { RedisPort } from '../../lib/redis/port.ts'
@@ -61,6 +62,7 @@ export function runtime(): Promise<Runtime> {
 async function build(): Promise<Runtime> {
   await loadSsmParameters()
   const config = loadConfig()
+  if (config.httpSecret && !jobs.get('http')) jobs.define('http', httpJob({ secret: config.httpSecret }))
   const redis = connect(config.redisUrl, config.redisToken ? { token: config.redisToken } : {})
   const target = config.target === 'sqs' && config.sqsQueueUrls !== undefined
     ? { kind: 'sqs' as const, sender: new SqsBatchSender({ client: new SQSClient({}), queueUrl: sqsQueueUrlResolver(config.sqsQueueUrls) }) }
