@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { toJson, type Job, type Json, type RetryPolicy } from './core/job.ts'
 import type { JobRegistry, Logger } from './jobs.ts'
 import type { Keys } from './redis/keys.ts'
-import { decodeJob, pairs } from './redis/record.ts'
+import { decodeJob } from './redis/record.ts'
 import type { ScriptCall } from './redis/scripts.ts'
 
 export const DEFAULT_TIMEOUT_MS = 180_000 // RQ's default
@@ -32,15 +32,19 @@ export interface ClaimedRun {
   dependents: string[]
 }
 
+/** The record fields claim.lua returns, in its order. */
+const CLAIMED_FIELDS = ['n', 'd', 'q', 'o', 'c', 'j', 't', 'f', 'p'] as const
+
 export type ClaimOutcome = { kind: 'claimed'; run: ClaimedRun } | { kind: 'gone' | 'done' | 'busy' | 'failed'; runId: string }
 
-export function claimCall(keys: Keys, queue: string, candidates: string[], o: { now: number; leaseMs: number; worker: string; mode: 'list' | 'sqs'; peek: number }): ScriptCall {
-  const keyList = [keys.ready(queue), keys.started(queue)]
+/** `token` prefixes the claim tokens of this call: unique per call (worker name and a counter). */
+export function claimCall(keys: Keys, queue: string, candidates: string[], o: { now: number; leaseMs: number; worker: string; mode: 'list' | 'sqs'; peek: number; token?: string }): ScriptCall {
+  const keyList = [keys.ready(queue), keys.started(queue), keys.schedule]
   for (const id of candidates) keyList.push(keys.job(id), keys.dependents(jobIdOf(id)))
   return {
     script: 'claim',
     keys: keyList,
-    args: [o.now, o.leaseMs, o.worker, o.mode, o.peek, randomBytes(8).toString('hex'), ...candidates],
+    args: [o.now, o.leaseMs, o.worker, o.mode, o.peek, o.token ?? randomBytes(8).toString('hex'), ...candidates],
   }
 }
 
@@ -49,7 +53,10 @@ export function parseClaim(queue: string, candidates: string[], reply: unknown):
   const outcomes = results.map((r, i): ClaimOutcome => {
     const runId = candidates[i]!
     if (r[0] === 'claimed') {
-      return { kind: 'claimed', run: { runId, queue, token: String(r[1]), fields: pairs(r[2]), dependents: (r[3] as string[]) ?? [] } }
+      const values = r[2] as (string | null)[]
+      const fields: Record<string, string> = { a: String(r[4]), s: 'started' }
+      CLAIMED_FIELDS.forEach((f, j) => { const v = values[j]; if (v !== null && v !== undefined) fields[f] = String(v) })
+      return { kind: 'claimed', run: { runId, queue, token: String(r[1]), fields, dependents: (r[3] as string[]) ?? [] } }
     }
     return { kind: r[0] as 'gone' | 'done' | 'busy' | 'failed', runId }
   })
@@ -91,7 +98,7 @@ class TimeoutError extends Error {
  * Runs the handler of a claimed run. Never throws: every way a run can end becomes an Outcome.
  * `signal` lets the worker abort the run (lease lost); the timeout aborts it too.
  */
-export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: () => number; random: () => number; log: Logger; signal?: AbortSignal }): Promise<Outcome> {
+export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: () => number; random: () => number; log: Logger; controller?: AbortController }): Promise<Outcome> {
   const options = runOptions(run)
   const handler = jobs.get(run.fields.n ?? '')
   const attempt = Number(run.fields.a ?? 1)
@@ -101,9 +108,7 @@ export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: ()
   }
   const timeoutMs = options.timeoutMs ?? handler.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const retry = options.retry ?? handler.options.retry
-  const controller = new AbortController()
-  const abortFromOutside = () => controller.abort(o.signal?.reason)
-  o.signal?.addEventListener('abort', abortFromOutside, { once: true })
+  const controller = o.controller ?? new AbortController()
   let timer: NodeJS.Timeout | undefined
   try {
     let data: Json
@@ -138,40 +143,59 @@ export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: ()
     return { kind: 'fail', error, stack, ttlMs: failureTtl }
   } finally {
     clearTimeout(timer)
-    o.signal?.removeEventListener('abort', abortFromOutside)
   }
 }
 
-export function finishCall(keys: Keys, run: ClaimedRun, outcome: Outcome, now: number, dependents = run.dependents): ScriptCall {
-  const jobId = jobIdOf(run.runId)
-  const keyList = [
-    keys.started(run.queue), keys.finished(run.queue), keys.failed(run.queue), keys.schedule,
-    keys.job(run.runId), keys.job(jobId), keys.dependents(jobId),
-  ]
-  const members: string[] = []
-  if (outcome.kind !== 'retry') {
-    for (const member of dependents) {
+export interface Finishing {
+  run: ClaimedRun
+  outcome: Outcome
+  /** The dependents to declare keys for; default those the claim saw. */
+  dependents?: string[]
+}
+
+/** One finish.lua call for runs of ONE queue (the caller groups them). */
+export function finishCall(keys: Keys, queue: string, runs: Finishing[], now: number): ScriptCall {
+  const keyList = [keys.started(queue), keys.finished(queue), keys.failed(queue), keys.schedule]
+  const args: (string | number)[] = [now, keys.readyChannel, runs.length]
+  for (const { run, outcome, dependents = run.dependents } of runs) {
+    const jobId = jobIdOf(run.runId)
+    keyList.push(keys.job(run.runId), keys.job(jobId), keys.dependents(jobId))
+    const members = outcome.kind === 'retry' ? [] : dependents
+    for (const member of members) {
       const tab = member.indexOf('\t')
-      const queue = member.slice(0, tab)
-      keyList.push(keys.job(member.slice(tab + 1)), keys.ready(queue), keys.deferred(queue))
-      members.push(member)
+      const depQueue = member.slice(0, tab)
+      keyList.push(keys.job(member.slice(tab + 1)), keys.ready(depQueue), keys.deferred(depQueue))
     }
+    args.push(
+      run.runId, run.token, outcome.kind, outcome.kind === 'ok' ? outcome.result : outcome.error,
+      outcome.kind === 'retry' ? 0 : outcome.ttlMs, outcome.kind === 'retry' ? outcome.retryAt : 0,
+      outcome.kind === 'ok' ? '' : outcome.stack, members.length, ...members,
+    )
   }
-  const text = outcome.kind === 'ok' ? outcome.result : outcome.error
-  const ttl = outcome.kind === 'retry' ? 0 : outcome.ttlMs
-  const retryAt = outcome.kind === 'retry' ? outcome.retryAt : 0
-  return {
-    script: 'finish',
-    keys: keyList,
-    args: [run.runId, now, run.token, outcome.kind, text, ttl, retryAt, keys.readyChannel, members.length, ...members, outcome.kind === 'ok' ? '' : outcome.stack],
-  }
+  return { script: 'finish', keys: keyList, args }
 }
 
-/** finish.lua's reply: recorded, the claim was lost, or the dependents changed (call again). */
-export function parseFinish(reply: unknown): { kind: 'recorded' } | { kind: 'lost' } | { kind: 'dependents'; members: string[] } {
-  if (reply === 1) return { kind: 'recorded' }
-  if (Array.isArray(reply) && reply[0] === 'dependents') return { kind: 'dependents', members: reply.slice(1) as string[] }
-  return { kind: 'lost' }
+/** Groups runs by queue: one finish call each. */
+export function finishCalls(keys: Keys, runs: Finishing[], now: number): { calls: ScriptCall[]; groups: Finishing[][] } {
+  const byQueue = new Map<string, Finishing[]>()
+  for (const f of runs) {
+    const list = byQueue.get(f.run.queue)
+    if (list) list.push(f)
+    else byQueue.set(f.run.queue, [f])
+  }
+  const groups = [...byQueue.values()]
+  return { calls: groups.map((g) => finishCall(keys, g[0]!.run.queue, g, now)), groups }
+}
+
+export type FinishResult = { kind: 'recorded' } | { kind: 'lost' } | { kind: 'dependents'; members: string[] }
+
+/** finish.lua's reply: per run, recorded, the claim was lost, or the dependents changed (send again). */
+export function parseFinish(reply: unknown): FinishResult[] {
+  return (reply as unknown[]).map((r) => {
+    if (r === 1) return { kind: 'recorded' }
+    if (Array.isArray(r) && r[0] === 'dependents') return { kind: 'dependents', members: r.slice(1) as string[] }
+    return { kind: 'lost' }
+  })
 }
 
 /** Calls the job's onSuccess / onFailure callback, if it names a registered one. */

@@ -17,7 +17,7 @@ import { consoleLogger, type JobRegistry, type Logger } from './jobs.ts'
 import { keysFor, type Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
 import { runScripts, type ScriptCall } from './redis/scripts.ts'
-import { claimCall, execute, finishCall, parseClaim, parseFinish, runCallback, type ClaimedRun, type Outcome } from './runs.ts'
+import { claimCall, execute, finishCalls, parseClaim, parseFinish, runCallback, type ClaimedRun, type Outcome } from './runs.ts'
 
 /** The parts of an SQS event record dueq reads. */
 export interface SqsRecordLike {
@@ -101,22 +101,36 @@ export async function processSqsBatch(event: { Records: SqsRecordLike[] }, o: Sq
   }))
 
   // One round trip records every outcome (again for those whose dependents changed meanwhile).
-  let open = toRun.map((it) => ({ it, dependents: it.run!.dependents }))
+  let open: { it: Item; dependents: string[] }[] = toRun.map((it) => ({ it, dependents: it.run!.dependents }))
   for (let round = 0; open.length > 0 && round < 5; round++) {
+    // Grouped by namespace: each group's finish calls use that namespace's keys.
+    const byNs = new Map<Keys, typeof open>()
+    for (const entry of open) byNs.set(entry.it.keys, [...(byNs.get(entry.it.keys) ?? []), entry])
+    const batches = [...byNs].map(([keys, entries]) => {
+      const { calls, groups } = finishCalls(keys, entries.map(({ it, dependents }) => ({ run: it.run!, outcome: it.outcome!, dependents })), clock())
+      const items = groups.map((g) => g.map((f) => entries.find((e) => e.it.run === f.run)!.it))
+      return { calls, items }
+    })
     let replies: unknown[]
     try {
-      replies = await runScripts(o.redis, open.map(({ it, dependents }) => finishCall(it.keys, it.run!, it.outcome!, clock(), dependents)))
+      replies = await runScripts(o.redis, batches.flatMap((b) => b.calls))
     } catch (e) {
       log.error('recording outcomes failed: SQS will deliver those runs again', { error: String(e) })
       for (const { it } of open) it.failed = true
+      open = []
       break
     }
     const again: typeof open = []
-    open.forEach(({ it }, i) => {
-      const r = parseFinish(replies[i])
-      if (r.kind === 'dependents') again.push({ it, dependents: r.members })
-      else if (r.kind === 'recorded') void runCallback(it.run!, it.outcome!, o.jobs, log)
-    })
+    let r = 0
+    for (const b of batches) {
+      for (const groupItems of b.items) {
+        parseFinish(replies[r++]).forEach((result, j) => {
+          const it = groupItems[j]!
+          if (result.kind === 'dependents') again.push({ it, dependents: result.members })
+          else if (result.kind === 'recorded') void runCallback(it.run!, it.outcome!, o.jobs, log)
+        })
+      }
+    }
     open = again
   }
   for (const { it } of open) it.failed = true

@@ -17,8 +17,8 @@ import { keysFor, type Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
 import { runScript, runScripts, type ScriptCall } from './redis/scripts.ts'
 import {
-  claimCall, execute, finishCall, jobIdOf, parseClaim, parseFinish, runCallback,
-  type ClaimedRun, type Outcome,
+  claimCall, execute, finishCalls, jobIdOf, parseClaim, parseFinish, runCallback,
+  type ClaimedRun, type Finishing,
 } from './runs.ts'
 import { newInstanceName } from './tick.ts'
 
@@ -61,11 +61,14 @@ export interface WorkSummary {
   failed: number
 }
 
-interface Pending {
-  run: ClaimedRun
-  outcome: Outcome
-  dependents?: string[]
-}
+/** Runs claimed ahead of the handlers must be expected to finish within this window; finished
+ *  runs' outcomes wait at most this long to share a round trip with the next claim. */
+const PREFETCH_WINDOW_MS = 5
+const MAX_PREFETCH = 64
+/** Round trips on their way at once: Redis works on one while Node handles the other's runs. */
+const MAX_IN_FLIGHT = 2
+
+type Pending = Finishing
 
 export class Worker {
   readonly redis: RedisPort
@@ -111,24 +114,37 @@ export class Worker {
 
     const summary: WorkSummary = { processed: 0, failed: 0 }
     const running = new Map<string, { run: ClaimedRun; controller: AbortController }>()
+    /** Claimed ahead, not started yet (see `prefetch`). */
+    const claimed: ClaimedRun[] = []
     let pending: Pending[] = []
+    let oldestPending = Infinity
     const pool = new Map<string, Set<string>>(this.queues.map((q) => [q, new Set<string>()]))
+    /** Run ids claimed, being claimed or running here: never candidates again. */
+    const inHand = new Set<string>()
     let idle = false // the last look at the queues found nothing; wait for news before looking again
+    let avgRunMs = PREFETCH_WINDOW_MS // until measured: no claiming ahead
     let waiter: (() => void) | null = null
-    const nudge = () => { idle = false; waiter?.() }
+    const nudge = () => { waiter?.() }
     const wait = (ms: number) => new Promise<void>((resolve) => {
       const done = () => { clearTimeout(timer); waiter = null; signal.removeEventListener('abort', done); resolve() }
       const timer = setTimeout(done, ms)
       waiter = done
       signal.addEventListener('abort', done, { once: true })
     })
+    /**
+     * How many runs to hold: the handlers that may run at once, plus as many more as are expected
+     * to finish within PREFETCH_WINDOW_MS. Fast runs share round trips; slow ones are never
+     * claimed ahead, so they stay free for other workers.
+     */
+    const prefetch = () => concurrency + Math.min(MAX_PREFETCH, Math.floor(PREFETCH_WINDOW_MS / Math.max(avgRunMs, 0.01)))
 
     const unsubscribe = this.redis.subscribe
       ? await this.redis.subscribe(this.keys.readyChannel, (message) => {
         const [queue, ...ids] = message.split('\n')
         const set = pool.get(queue ?? '')
         if (!set) return
-        for (const id of ids) if (!running.has(id)) set.add(id)
+        for (const id of ids) if (!inHand.has(id)) set.add(id)
+        idle = false
         nudge()
       })
       : undefined
@@ -136,80 +152,125 @@ export class Worker {
     const start = (run: ClaimedRun) => {
       const runController = new AbortController()
       running.set(run.runId, { run, controller: runController })
-      void execute(run, this.jobs, { clock: this.clock, random: this.random, log: this.log, signal: runController.signal }).then((outcome) => {
+      const began = performance.now()
+      void execute(run, this.jobs, { clock: this.clock, random: this.random, log: this.log, controller: runController }).then((outcome) => {
         running.delete(run.runId)
+        inHand.delete(run.runId)
+        avgRunMs = 0.8 * avgRunMs + 0.2 * (performance.now() - began)
         summary.processed++
         if (outcome.kind !== 'ok') summary.failed++
         if (outcome.kind === 'fail') this.log.warn('run failed', { run: run.runId, error: outcome.error })
+        if (pending.length === 0) oldestPending = performance.now()
         pending.push({ run, outcome })
         nudge()
       })
     }
 
-    const maintenance = setInterval(() => void this.maintain(running).catch((e: unknown) => this.log.error('lease upkeep failed', { error: String(e) })), Math.max(50, Math.floor(this.leaseMs / 3)))
+    const maintenance = setInterval(() => void this.maintain(running, claimed).catch((e: unknown) => this.log.error('lease upkeep failed', { error: String(e) })), Math.max(50, Math.floor(this.leaseMs / 3)))
     let backoffMs = 100
+    let backoffUntil = 0
+    let claims = 0
+    let inflight = 0
+    /** Candidates whose claim is on its way: they count against `prefetch`. */
+    let claiming = 0
+
+    /**
+     * One round trip: the outcomes in `finishing` and the claims in `requests`. Up to
+     * MAX_IN_FLIGHT go at once, so Redis runs one while Node handles the other's runs.
+     */
+    const roundTrip = async (finishing: Pending[], requests: { queue: string; candidates: string[] }[]) => {
+      const now = this.clock()
+      const { calls, groups } = finishCalls(this.keys, finishing, now)
+      for (const r of requests) {
+        calls.push(claimCall(this.keys, r.queue, r.candidates, { now, leaseMs: this.leaseMs, worker: this.name, mode: 'list', peek: Math.max(16, prefetch()), token: `${this.name}:${++claims}` }))
+      }
+      let replies: unknown[]
+      try {
+        replies = await runScripts(this.redis, calls)
+        backoffMs = 100
+      } catch (error) {
+        this.log.error('worker round trip failed, retrying', { error: String(error) })
+        for (const r of requests) for (const id of r.candidates) inHand.delete(id)
+        if (pending.length === 0 && finishing.length > 0) oldestPending = performance.now()
+        pending = [...finishing, ...pending] // outcomes are never dropped
+        backoffUntil = performance.now() + backoffMs
+        backoffMs = Math.min(backoffMs * 2, 5_000)
+        return
+      }
+      groups.forEach((group, i) => {
+        parseFinish(replies[i]).forEach((r, j) => {
+          const p = group[j]!
+          if (r.kind === 'dependents') {
+            if (pending.length === 0) oldestPending = performance.now()
+            pending.push({ ...p, dependents: r.members })
+          } else if (r.kind === 'lost') this.log.warn('run outcome dropped: its lease expired and it was requeued', { run: p.run.runId })
+          else void runCallback(p.run, p.outcome, this.jobs, this.log)
+        })
+      })
+      let got = 0
+      let peekedAny = false
+      requests.forEach((r, i) => {
+        const { outcomes, peeked } = parseClaim(r.queue, r.candidates, replies[groups.length + i])
+        for (const o of outcomes) {
+          if (o.kind === 'claimed') { got++; claimed.push(o.run) } else inHand.delete(o.runId)
+        }
+        const set = pool.get(r.queue)!
+        for (const id of peeked) if (!inHand.has(id)) { set.add(id); peekedAny = true }
+      })
+      if (requests.length > 0) idle = got === 0 && !peekedAny && claimed.length === 0
+      // Finishing can queue runs (released dependents) after this round trip's peek: look again.
+      else if (finishing.length > 0) idle = false
+    }
+
     try {
       await this.register('birth', { queues: this.queues.join(','), concurrency })
       await this.requeueStalled()
       for (;;) {
         const stopping = signal.aborted || Date.now() >= deadline
-        const free = stopping ? 0 : concurrency - running.size
-        const finishing = pending
-        pending = []
-        const calls: ScriptCall[] = finishing.map((p) => finishCall(this.keys, p.run, p.outcome, this.clock(), p.dependents))
-        const claims: { queue: string; candidates: string[] }[] = []
-        if (free > 0) {
-          let want = free
-          for (const queue of this.queues) {
-            const set = pool.get(queue)!
-            const candidates: string[] = []
-            for (const id of set) {
-              if (candidates.length >= want) break
-              set.delete(id)
-              if (!running.has(id)) candidates.push(id)
+        while (!stopping && claimed.length > 0 && running.size < concurrency) start(claimed.shift()!)
+        const requests: { queue: string; candidates: string[] }[] = []
+        let flush = false
+        if (inflight < MAX_IN_FLIGHT && performance.now() >= backoffUntil) {
+          const want = stopping ? 0 : prefetch() - running.size - claimed.length - claiming
+          // Outcomes go out with the next claim; alone only when nothing is left to claim ahead
+          // with, or when the oldest has waited PREFETCH_WINDOW_MS.
+          flush = pending.length > 0 && ((claimed.length === 0 && inflight === 0) || stopping || performance.now() - oldestPending >= PREFETCH_WINDOW_MS)
+          if (want > 0 && (claimed.length === 0 || want >= prefetch() / 2)) {
+            let left = want
+            for (const queue of this.queues) {
+              const set = pool.get(queue)!
+              const candidates: string[] = []
+              for (const id of set) {
+                if (candidates.length >= left) break
+                set.delete(id)
+                if (!inHand.has(id)) { inHand.add(id); candidates.push(id) }
+              }
+              if (candidates.length > 0) requests.push({ queue, candidates })
+              left -= candidates.length
             }
-            if (candidates.length > 0) claims.push({ queue, candidates })
-            want -= candidates.length
+            // Nothing known to claim: look at the heads of the queues (unless we just did, in
+            // vain, or a claim on its way will bring a fresh look).
+            if (requests.length === 0 && !idle && inflight === 0) for (const queue of this.queues) requests.push({ queue, candidates: [] })
           }
-          // Nothing known to claim: look at the heads of the queues (unless we just did, in vain).
-          if (claims.length === 0 && !idle) for (const queue of this.queues) claims.push({ queue, candidates: [] })
         }
-        if (calls.length === 0 && claims.length === 0) {
-          if (running.size === 0 && (stopping || (options.burst && idle))) break
-          await wait(stopping ? 50 : pollMs)
-          if (!signal.aborted) idle = false // a poll: look again
+        if (requests.length > 0 || flush) {
+          const finishing = pending
+          pending = []
+          oldestPending = Infinity
+          const count = requests.reduce((n, r) => n + r.candidates.length, 0)
+          inflight++
+          claiming += count
+          void roundTrip(finishing, requests).finally(() => {
+            inflight--
+            claiming -= count
+            nudge()
+          })
           continue
         }
-        const now = this.clock()
-        for (const c of claims) {
-          calls.push(claimCall(this.keys, c.queue, c.candidates, { now, leaseMs: this.leaseMs, worker: this.name, mode: 'list', peek: Math.max(16, concurrency) }))
-        }
-        let replies: unknown[]
-        try {
-          replies = await runScripts(this.redis, calls)
-          backoffMs = 100
-        } catch (error) {
-          this.log.error('worker round trip failed, retrying', { error: String(error) })
-          pending = [...finishing, ...pending] // outcomes are never dropped
-          await wait(backoffMs)
-          backoffMs = Math.min(backoffMs * 2, 5_000)
-          continue
-        }
-        finishing.forEach((p, i) => {
-          const r = parseFinish(replies[i])
-          if (r.kind === 'dependents') pending.push({ ...p, dependents: r.members })
-          else if (r.kind === 'lost') this.log.warn('run outcome dropped: its lease expired and it was requeued', { run: p.run.runId })
-          else void runCallback(p.run, p.outcome, this.jobs, this.log)
-        })
-        let claimed = 0
-        let peekedAny = false
-        claims.forEach((c, i) => {
-          const { outcomes, peeked } = parseClaim(c.queue, c.candidates, replies[finishing.length + i])
-          for (const o of outcomes) if (o.kind === 'claimed') { claimed++; start(o.run) }
-          const set = pool.get(c.queue)!
-          for (const id of peeked) if (!running.has(id)) { set.add(id); peekedAny = true }
-        })
-        idle = claims.length > 0 && claimed === 0 && !peekedAny
+        if (inflight === 0 && running.size === 0 && claimed.length === 0 && pending.length === 0 && (stopping || (options.burst && idle))) break
+        const busy = inflight > 0 || running.size > 0 || claimed.length > 0 || pending.length > 0
+        await wait(busy ? PREFETCH_WINDOW_MS : stopping ? 50 : pollMs)
+        if (!signal.aborted && !busy) idle = false // a poll: look again
       }
     } finally {
       clearInterval(maintenance)
@@ -222,9 +283,9 @@ export class Worker {
   }
 
   /** Renews the leases of the runs in hand (aborting those whose claim was lost), heartbeats, checks for stalls. */
-  private async maintain(running: Map<string, { run: ClaimedRun; controller: AbortController }>): Promise<void> {
+  private async maintain(running: Map<string, { run: ClaimedRun; controller: AbortController }>, claimed: ClaimedRun[]): Promise<void> {
     const byQueue = new Map<string, ClaimedRun[]>()
-    for (const { run } of running.values()) {
+    for (const run of [...[...running.values()].map((r) => r.run), ...claimed]) {
       const list = byQueue.get(run.queue) ?? []
       list.push(run)
       byQueue.set(run.queue, list)

@@ -14,6 +14,11 @@
  *   j  on a run of a recurring job: the job's id      t  the run's slot, ms
  *
  * Options sit in one JSON field, so a user's `meta` can never collide with dueq's own fields.
+ *
+ * `s` is absent while a job is scheduled or queued, the two states every job passes through: the
+ * schedule tells them apart (in it: scheduled; not: queued). That saves a write per dispatched job
+ * and the bytes of the field per scheduled job. `s` is set for started, finished, failed, deferred
+ * and canceled.
  */
 import type { Job, JobStatus, Json } from '../core/job.ts'
 import type { MisfirePolicy } from '../core/time.ts'
@@ -42,7 +47,7 @@ export function decodeJob(id: string, h: Record<string, string>, dueAt: number |
     name: h.n ?? '',
     data: h.d === undefined ? null : (JSON.parse(h.d) as Json),
     queue: h.q ?? '',
-    status: (h.s ?? 'scheduled') as JobStatus,
+    status: (h.s ?? (dueAt === null ? 'queued' : 'scheduled')) as JobStatus,
     at: dueAt === null ? null : new Date(dueAt),
     createdAt: new Date(Number(h.c ?? 0)),
   }

@@ -49,6 +49,14 @@ export class TcpRedis implements RedisPort {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()])
+    // QUIT waits for its reply. While the server is unreachable that reply never comes (QUIT sits
+    // in the offline queue behind the commands waiting for a connection), so close() would hang:
+    // then drop the connection instead, which also fails the waiting commands.
+    const end = async (c: Redis | undefined) => {
+      if (!c) return
+      if (c.status === 'ready') await c.quit()
+      else c.disconnect()
+    }
+    await Promise.allSettled([end(this.client), end(this.subscriber)])
   }
 }

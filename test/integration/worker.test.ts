@@ -159,8 +159,8 @@ describe.each(DRIVERS)('workers and the job lifecycle on the %s driver', (driver
     expect(await s.getJob(job.id)).toMatchObject({ status: 'finished', result: 1, attempts: 2 })
     // The dead worker comes back and tries to finish: its claim is gone, nothing changes.
     if (claim.kind !== 'claimed') throw new Error('unreachable')
-    const late = await runScripts(store.redis, [finishCall(s.keys, claim.run, { kind: 'ok', result: '"late"', ttlMs: 1_000 }, clock.now)])
-    expect(parseFinish(late[0]).kind).toBe('lost')
+    const late = await runScripts(store.redis, [finishCall(s.keys, 'default', [{ run: claim.run, outcome: { kind: 'ok', result: '"late"', ttlMs: 1_000 } }], clock.now)])
+    expect(parseFinish(late[0])).toEqual([{ kind: 'lost' }])
     expect((await s.getJob(job.id))?.result).toBe(1)
     expect(runs).toBe(1)
   })

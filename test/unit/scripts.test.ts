@@ -6,20 +6,20 @@ import { SCRIPT_NAMES, scripts } from '../../lib/redis/scripts.ts'
 // A changed script gets a new sha1: servers then load it afresh (NOSCRIPT → EVAL). Pinning the
 // hashes makes every change to a script a visible, reviewed change to this table.
 const PINNED: Record<string, string> = {
-  enqueue: 'e1ad7f7cbc5176ae51dd1b2565b995ea94feb355',
-  cancel: '1cf68eabba71ec219cd5ef6841d35b971369dc94',
+  enqueue: '1b1de623328474c6fa59d7078aef890f801613fa',
+  cancel: '44440848d734c76440f028bc5cdd6088679fef06',
   change_execution_time: '725a2daec39e85e6b91b91ea3e3339bd0afbd837',
   get_job: 'b2ba11dd9d74fee95a65ae14a3a862ee07d37449',
   due: '39df4d9d12b39dfae4a45067e2826018daef60b8',
-  dispatch: '23ed876436d927a890d1fb0113ba657aa7792f27',
+  dispatch: '9f2b152f4047bec9a7a8b3b721177598aa4e60e1',
   lease_outbox: '603e7d903bf09cd25dd550535dbec119d5f24afc',
   release_lock: 'ea33636026fc42dd9b8bae926941c2d37d083a26',
   register: '87305c54130105f45b1737a44b625f6749af0ca1',
-  claim: '2c3541c84b2201827b1295de3125cd32c400ad1d',
-  finish: '2db4036fbeae99edee34f6a6d12ebb5780ddc248',
-  renew: 'c7b17a406613a755447f2c136894a3ed722210bf',
-  requeue_stalled: 'ea299d1ccca40476179faae098a037884b41a0d3',
-  requeue: '4ae89687a8996312d6105fb13d41d556907c414b',
+  claim: 'f028b1e64cea9199e639d0c36def9fa049c71d54',
+  finish: '4295a7f2d0cf4f57a693486a1e3ab15f6c85ded1',
+  renew: '1c082aa8b99e346842e912c42c2142cec2e1c122',
+  requeue_stalled: '9aa6e744492883ded16bd866ca49827f4d27fecf',
+  requeue: 'abfa65594337bf505165d091cebb41545381b13e',
 }
 
 describe('Lua scripts', () => {

@@ -21,8 +21,9 @@ if redis.call('ZREM', KEYS[1], id) == 1 then
   redis.call('DEL', KEYS[3])
   return 1
 end
-local rec = redis.call('HMGET', KEYS[3], 's', 'q')
+local rec = redis.call('HMGET', KEYS[3], 's', 'q', 'n')
 local status, queue = rec[1], rec[2]
+if not status and rec[3] then status = 'queued' end -- not in the schedule (ZREM above), no status
 if status ~= 'queued' and status ~= 'deferred' then return 0 end
 if queue ~= ARGV[2] then return { 'queue', queue } end
 redis.call('LREM', KEYS[4], 0, id)

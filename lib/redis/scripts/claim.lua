@@ -5,6 +5,7 @@
 
   KEYS[1]  ready      LIST of the queue
   KEYS[2]  started    ZSET run id -> lease deadline
+  KEYS[3]  schedule   ZSET (a record without status is queued only when not in it)
   then per candidate: its run record HASH, and the dependents SET of its job
   ARGV[1]  now, ms    ARGV[2]  lease, ms    ARGV[3]  worker name
   ARGV[4]  'list': candidates come from the ready queue and must still be in it;
@@ -12,21 +13,49 @@
   ARGV[5]  how many run ids to peek at    ARGV[6]  claim token prefix
   ARGV[7 ..]  candidate run ids
   Returns  { { outcome, ... } per candidate, { peeked run id, ... } } where outcome is
-           'claimed', token, flat HGETALL of the run, { dependents }  — the worker runs it
-           'gone'     another worker took it first (list) or its record no longer exists
+           'claimed', token, { n, d, q, o, c, j, t, f, p } of the run (HMGET), { dependents },
+                      attempt number — the worker runs it
+           'gone'     another worker took it first, or it is not among the first 1,000 of the
+                      queue (list), or its record no longer exists
            'done'     nothing to run: finished, canceled, replaced or waiting for a retry (ack it)
            'busy'     started elsewhere and its lease is still alive (SQS: deliver it again later)
            'failed'   failed for good (SQS: report it failed so the message reaches the DLQ)
 ]]
 local now, lease, worker, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local NEAR_HEAD = 1000
+local FIRST = 7
+
+-- List mode: the candidates usually are the head of the queue, in order (the last peek). Take that
+-- prefix with one LTRIM; look for the others one by one, no further than NEAR_HEAD, so a candidate
+-- another worker took first costs a short scan, not one of the whole list.
+local taken = {}
+if mode == 'list' and #ARGV >= FIRST then
+  local head = redis.call('LRANGE', KEYS[1], 0, #ARGV - FIRST)
+  local prefix = 0
+  while prefix < #head and head[prefix + 1] == ARGV[FIRST + prefix] do prefix = prefix + 1 end
+  if prefix > 0 then redis.call('LTRIM', KEYS[1], prefix, -1) end
+  for i = FIRST, #ARGV do
+    if i - FIRST < prefix then
+      taken[i] = true
+    elseif redis.call('LPOS', KEYS[1], ARGV[i], 'MAXLEN', NEAR_HEAD) then
+      taken[i] = redis.call('LREM', KEYS[1], 1, ARGV[i]) == 1
+    end
+  end
+end
+
 local results = {}
-for i = 7, #ARGV do
+for i = FIRST, #ARGV do
   local id = ARGV[i]
-  local key, dependents = KEYS[3 + (i - 7) * 2], KEYS[4 + (i - 7) * 2]
-  local status = redis.call('HGET', key, 's')
+  local key, dependents = KEYS[4 + (i - FIRST) * 2], KEYS[5 + (i - FIRST) * 2]
+  -- s, then what a worker needs to run it, then a (attempts) and hd (it has dependents)
+  local rec = redis.call('HMGET', key, 's', 'n', 'd', 'q', 'o', 'c', 'j', 't', 'f', 'p', 'a', 'hd')
+  local status = rec[1]
+  if not status and rec[2] then
+    status = redis.call('ZSCORE', KEYS[3], id) and 'scheduled' or 'queued'
+  end
   local claim = false
   if mode == 'list' then
-    if redis.call('LREM', KEYS[1], 1, id) == 0 then
+    if not taken[i] then
       results[#results + 1] = { 'gone' }
     elseif status == 'queued' then
       claim = true
@@ -50,12 +79,16 @@ for i = 7, #ARGV do
     end
   end
   if claim then
-    local token = ARGV[6] .. ':' .. (i - 6)
-    redis.call('HSET', key, 's', 'started', 'k', token, 'wk', worker, 'st', now)
-    redis.call('HINCRBY', key, 'a', 1)
-    if mode == 'sqs' then redis.call('HSET', key, 'v', 'sqs') end
+    local token = ARGV[6] .. ':' .. (i - FIRST + 1)
+    local attempt = (tonumber(rec[11]) or 0) + 1
+    local fields = { 's', 'started', 'k', token, 'wk', worker, 'st', now, 'a', attempt }
+    if mode == 'sqs' then fields[#fields + 1] = 'v'; fields[#fields + 1] = 'sqs' end
+    redis.call('HSET', key, unpack(fields))
     redis.call('ZADD', KEYS[2], now + lease, id)
-    results[#results + 1] = { 'claimed', token, redis.call('HGETALL', key), redis.call('SMEMBERS', dependents) }
+    local run = { rec[2], rec[3], rec[4], rec[5], rec[6], rec[7], rec[8], rec[9], rec[10] }
+    -- Only a job that was named in a dependsOn has dependents (enqueue marks it `hd`); finish
+    -- re-checks the set, so one registered after this claim is not missed.
+    results[#results + 1] = { 'claimed', token, run, rec[12] and redis.call('SMEMBERS', dependents) or {}, attempt }
   end
 end
 local peeked = {}

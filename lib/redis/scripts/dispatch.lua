@@ -122,7 +122,7 @@ for i = 0, O - 1 do
         redis.call('HSET', key, 's', 'deferred')
         redis.call('ZADD', KEYS[4 + 3 * queueIndex[queue]], now, member)
       else
-        redis.call('HSET', key, 's', 'queued')
+        -- No status write: out of the schedule and without `s`, a record reads as queued.
         push(queue, member, rec[3] == '1')
       end
     end
@@ -157,7 +157,7 @@ for i = 0, R - 1 do
           local runId = member .. '@' .. slot
           local runKey = KEYS[firstRun + j - 1]
           redis.call('DEL', runKey)
-          redis.call('HSET', runKey, 'n', rec[1], 'd', rec[4] or 'null', 'q', queue, 's', 'queued', 'c', now, 'j', member, 't', slot)
+          redis.call('HSET', runKey, 'n', rec[1], 'd', rec[4] or 'null', 'q', queue, 'c', now, 'j', member, 't', slot)
           if rec[5] then redis.call('HSET', runKey, 'o', rec[5]) end
           redis.call('HINCRBY', key, 'x', 1)
           push(queue, runId, rec[3] == '1')

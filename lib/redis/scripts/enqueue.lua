@@ -20,9 +20,11 @@
            nothing is written)
 
   Replacing a job deletes its record first, so no field of the old job survives. A run of the old
-  job already in a ready queue is left there: workers claim only runs whose record says `queued`.
+  job already in a ready queue is left there: workers do not claim a job that is in the schedule.
   A job with dependencies records `w`, how many of them have not finished; it waits in `deferred`
-  until the last one finishes (see finish.lua).
+  until the last one finishes (see finish.lua). A job others depend on is marked `hd`, so claims
+  read its dependents set only when there is one; a replaced job's set survives it, and finish
+  re-checks the set, so the mark is an optimization, never a correctness condition.
 ]]
 local F = tonumber(ARGV[3])
 
@@ -51,7 +53,8 @@ while a < #ARGV do
   local options, atFront, rec, D = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], tonumber(ARGV[a + 10])
   local key = KEYS[k]
   redis.call('DEL', key)
-  redis.call('HSET', key, 'n', name, 'd', data, 'q', queue, 's', at == '' and 'queued' or 'scheduled', 'c', createdAt)
+  -- No status field while scheduled or queued: the schedule says which (see record.ts).
+  redis.call('HSET', key, 'n', name, 'd', data, 'q', queue, 'c', createdAt)
   if options ~= '' then redis.call('HSET', key, 'o', options) end
   if atFront ~= '' then redis.call('HSET', key, 'f', '1') end
   if rec ~= '' then redis.call('HSET', KEYS[3], id, rec) else redis.call('HDEL', KEYS[3], id) end
@@ -66,6 +69,7 @@ while a < #ARGV do
       if depStatus ~= 'finished' then
         waiting = waiting + 1
         redis.call('SADD', KEYS[k + 2 * d], queue .. '\t' .. id)
+        redis.call('HSET', KEYS[k + 2 * d - 1], 'hd', '1')
         if depStatus == 'failed' then failedDep = dep end
       end
     end

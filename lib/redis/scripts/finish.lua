@@ -1,56 +1,29 @@
 --[[
-  finish: record the outcome of a claimed run, atomically: its status and result or error, the
-  registries, the job's next attempt when it retries, and the release of jobs that depend on it.
-  Only the current claim may finish a run: a worker whose lease expired (the run was requeued
-  and claimed again) finishes nothing.
+  finish: record the outcomes of claimed runs of one queue, each atomically: its status and
+  result or error, the registries, its next attempt when it retries, and the release of jobs
+  that depend on it. Only the current claim may finish a run: a worker whose lease expired (the
+  run was requeued and claimed again) finishes nothing.
 
-  KEYS[1]  started    ZSET of the run's queue
+  KEYS[1]  started    ZSET of the queue
   KEYS[2]  finished   ZSET run id -> record expiry
   KEYS[3]  failed     ZSET run id -> record expiry
   KEYS[4]  schedule   ZSET (retries go back through it)
-  KEYS[5]  the run's record HASH
-  KEYS[6]  the job's record HASH: the same key for a one-off job, the recurring job's for its runs
-  KEYS[7]  dependents SET of the job, members "<queue>\t<id>"
-  then per dependent, in ARGV order: its record HASH, its queue's ready LIST and deferred ZSET
-  ARGV[1]  run id      ARGV[2]  now, ms    ARGV[3]  claim token    ARGV[4]  'ok' | 'fail' | 'retry'
-  ARGV[5]  result JSON ('ok') or error message
-  ARGV[6]  TTL of the record, ms ('ok': resultTtlMs, 'fail': failureTtlMs; 0 = delete now,
-           -1 = keep): sets the score of the finished/failed registry
-  ARGV[7]  retry at, ms ('retry')     ARGV[8]  ready channel
-  ARGV[9]  N, then the N dependents members the caller declared keys for
-  ARGV[10 + N]  the error's stack ('fail', 'retry'), kept in the record for operators only
-  Returns  1 when recorded; 0 when the claim is no longer the caller's;
-           { 'dependents', member, ... } when the dependents changed since the claim (nothing is
-           written; call again with these)
+  then per run, in ARGV order: its record HASH; its job's record HASH (the same key for a one-off
+           job, the recurring job's for its runs); the job's dependents SET (members
+           "<queue>\t<id>"); then per declared dependent: its record HASH, its queue's ready LIST
+           and deferred ZSET
+  ARGV[1]  now, ms    ARGV[2]  ready channel    ARGV[3]  M, the number of runs
+  then per run: run id, claim token, 'ok' | 'fail' | 'retry', result JSON ('ok') or error
+           message, TTL of the record in ms ('ok': resultTtlMs, 'fail': failureTtlMs; 0 = delete
+           now, -1 = keep; it sets the finished/failed registry score), retry at in ms ('retry'),
+           the error's stack ('fail', 'retry'; kept for operators only), N, then N dependents
+           members the caller declared keys for
+  Returns  per run: 1 recorded; 0 the claim is no longer the caller's; { 'dependents', member, ... }
+           the dependents changed since the claim (nothing written for that run: send it again)
 ]]
-local id, now, token, outcome = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local runKey, jobKey = KEYS[5], KEYS[6]
-if redis.call('HGET', runKey, 'k') ~= token then return 0 end
+local now, channel = tonumber(ARGV[1]), ARGV[2]
 
-local N = tonumber(ARGV[9])
-if outcome ~= 'retry' then
-  local actual = redis.call('SMEMBERS', KEYS[7])
-  local declared = {}
-  for i = 1, N do declared[ARGV[9 + i]] = true end
-  local same = #actual == N
-  for _, m in ipairs(actual) do if not declared[m] then same = false end end
-  if not same then
-    table.insert(actual, 1, 'dependents')
-    return actual
-  end
-end
-
-local ttl = tonumber(ARGV[6])
-redis.call('ZREM', KEYS[1], id)
-redis.call('HDEL', runKey, 'k')
-
-if outcome == 'retry' then
-  redis.call('HSET', runKey, 's', 'scheduled', 'e', ARGV[5], 'es', ARGV[10 + N])
-  redis.call('ZADD', KEYS[4], ARGV[7], id)
-  return 1
-end
-
-local function expire(key, registry)
+local function expire(key, registry, id, ttl)
   if ttl == 0 then
     redis.call('DEL', key)
   elseif ttl > 0 then
@@ -61,45 +34,84 @@ local function expire(key, registry)
   if ttl ~= 0 then redis.call('ZADD', registry, ttl > 0 and now + ttl or '+inf', id) end
 end
 
-local function dependsOnThis(dependentKey)
+local function dependsOn(dependentKey, id)
   local p = redis.call('HGET', dependentKey, 'p')
   return p and string.find(p, cjson.encode(id), 1, true) ~= nil
 end
 
-if outcome == 'ok' then
-  redis.call('HSET', runKey, 's', 'finished', 'r', ARGV[5], 'et', now)
-  redis.call('HDEL', runKey, 'e', 'es')
-  for i = 1, N do
-    local member = ARGV[9 + i]
-    local dep, ready, deferred = KEYS[7 + (i - 1) * 3 + 1], KEYS[7 + (i - 1) * 3 + 2], KEYS[7 + (i - 1) * 3 + 3]
-    if dependsOnThis(dep) then
-      local waiting = redis.call('HINCRBY', dep, 'w', -1)
-      if waiting <= 0 and redis.call('HGET', dep, 's') == 'deferred' then
-        local queue, depId = string.match(member, '^(.-)\t(.*)$')
-        redis.call('ZREM', deferred, depId)
-        redis.call('HSET', dep, 's', 'queued')
-        redis.call('HDEL', dep, 'e')
-        if redis.call('HGET', dep, 'f') == '1' then redis.call('LPUSH', ready, depId) else redis.call('RPUSH', ready, depId) end
-        redis.call('PUBLISH', ARGV[8], queue .. '\n' .. depId)
-      end
+-- One run: `a` is its first ARGV index, `k` its first KEYS index.
+local function finishOne(a, k, N)
+  local id, token, outcome, text, ttl = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
+  local runKey, jobKey, dependents = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  -- The claim is the caller's while the run is started under its token (the token stays in the
+  -- record after the run ends; the status tells a stale token apart).
+  local rec = redis.call('HMGET', runKey, 'k', 's', 'e')
+  if rec[1] ~= token or rec[2] ~= 'started' then return 0 end
+
+  if outcome ~= 'retry' and (N > 0 or redis.call('EXISTS', dependents) == 1) then
+    local actual = redis.call('SMEMBERS', dependents)
+    local declared = {}
+    for i = 1, N do declared[ARGV[a + 7 + i]] = true end
+    local same = #actual == N
+    for _, m in ipairs(actual) do if not declared[m] then same = false end end
+    if not same then
+      table.insert(actual, 1, 'dependents')
+      return actual
     end
   end
-  redis.call('DEL', KEYS[7])
-  expire(runKey, KEYS[2])
-else
-  redis.call('HSET', runKey, 's', 'failed', 'e', ARGV[5], 'es', ARGV[10 + N], 'et', now)
-  for i = 1, N do
-    local dep = KEYS[7 + (i - 1) * 3 + 1]
-    if dependsOnThis(dep) then redis.call('HSET', dep, 'e', 'waiting on dependency ' .. id .. ', which failed') end
+
+  redis.call('ZREM', KEYS[1], id)
+  if outcome == 'retry' then
+    -- Back in the schedule: without `s` the record reads as scheduled, then queued (record.ts).
+    redis.call('HDEL', runKey, 's')
+    redis.call('HSET', runKey, 'e', text, 'es', ARGV[a + 6])
+    redis.call('ZADD', KEYS[4], ARGV[a + 5], id)
+    return 1
   end
-  expire(runKey, KEYS[3])
+
+  if outcome == 'ok' then
+    redis.call('HSET', runKey, 's', 'finished', 'r', text, 'et', now)
+    if rec[3] then redis.call('HDEL', runKey, 'e', 'es') end
+    for i = 1, N do
+      local member = ARGV[a + 7 + i]
+      local dep, ready, deferred = KEYS[k + 3 * i], KEYS[k + 3 * i + 1], KEYS[k + 3 * i + 2]
+      if dependsOn(dep, id) then
+        local waiting = redis.call('HINCRBY', dep, 'w', -1)
+        if waiting <= 0 and redis.call('HGET', dep, 's') == 'deferred' then
+          local queue, depId = string.match(member, '^(.-)\t(.*)$')
+          redis.call('ZREM', deferred, depId)
+          redis.call('HDEL', dep, 's', 'e') -- queued
+          if redis.call('HGET', dep, 'f') == '1' then redis.call('LPUSH', ready, depId) else redis.call('RPUSH', ready, depId) end
+          redis.call('PUBLISH', channel, queue .. '\n' .. depId)
+        end
+      end
+    end
+    if N > 0 then redis.call('DEL', dependents) end
+    expire(runKey, KEYS[2], id, ttl)
+  else
+    redis.call('HSET', runKey, 's', 'failed', 'e', text, 'es', ARGV[a + 6], 'et', now)
+    for i = 1, N do
+      local dep = KEYS[k + 3 * i]
+      if dependsOn(dep, id) then redis.call('HSET', dep, 'e', 'waiting on dependency ' .. id .. ', which failed') end
+    end
+    expire(runKey, KEYS[3], id, ttl)
+  end
+
+  -- A run of a recurring job: one run fewer is active; an ended schedule's record expires with its last run.
+  if jobKey ~= runKey and redis.call('EXISTS', jobKey) == 1 then
+    local active = redis.call('HINCRBY', jobKey, 'x', -1)
+    if active <= 0 and redis.call('HGET', jobKey, 's') == 'finished' and ttl >= 0 then
+      if ttl == 0 then redis.call('DEL', jobKey) else redis.call('PEXPIRE', jobKey, ttl) end
+    end
+  end
+  return 1
 end
 
--- A run of a recurring job: one run fewer is active; an ended schedule's record expires with its last run.
-if jobKey ~= runKey and redis.call('EXISTS', jobKey) == 1 then
-  local active = redis.call('HINCRBY', jobKey, 'x', -1)
-  if active <= 0 and redis.call('HGET', jobKey, 's') == 'finished' and ttl >= 0 then
-    if ttl == 0 then redis.call('DEL', jobKey) else redis.call('PEXPIRE', jobKey, ttl) end
-  end
+local results = {}
+local a, k = 4, 5
+for _ = 1, tonumber(ARGV[3]) do
+  local N = tonumber(ARGV[a + 7])
+  results[#results + 1] = finishOne(a, k, N)
+  a, k = a + 8 + N, k + 3 + 3 * N
 end
-return 1
+return results

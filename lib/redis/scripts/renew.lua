@@ -10,7 +10,8 @@
 local lost = {}
 for i = 2, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  if redis.call('HGET', KEYS[1 + i / 2], 'k') == token then
+  local rec = redis.call('HMGET', KEYS[1 + i / 2], 'k', 's')
+  if rec[1] == token and rec[2] == 'started' then
     redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
   else
     lost[#lost + 1] = id

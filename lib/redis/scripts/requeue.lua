@@ -10,8 +10,8 @@
 if redis.call('HGET', KEYS[3], 's') ~= 'failed' or redis.call('HGET', KEYS[3], 'q') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('PERSIST', KEYS[3])
-redis.call('HSET', KEYS[3], 's', 'queued', 'a', 0, 'sc', 0)
-redis.call('HDEL', KEYS[3], 'e', 'et', 'r')
+redis.call('HSET', KEYS[3], 'a', 0, 'sc', 0)
+redis.call('HDEL', KEYS[3], 's', 'e', 'es', 'et', 'r') -- queued
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[3], ARGV[2] .. '\n' .. ARGV[1])
 return 1

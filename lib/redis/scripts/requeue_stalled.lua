@@ -20,7 +20,6 @@ for i = 5, #ARGV do
   local deadline = redis.call('ZSCORE', KEYS[1], id)
   if deadline and tonumber(deadline) < now and redis.call('HGET', key, 'v') ~= 'sqs' then
     redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', key, 'k')
     if redis.call('HGET', key, 's') == 'started' then
       local stalls = redis.call('HINCRBY', key, 'sc', 1)
       if stalls > allowed then
@@ -31,7 +30,7 @@ for i = 5, #ARGV do
         if jobKey ~= key and redis.call('EXISTS', jobKey) == 1 then redis.call('HINCRBY', jobKey, 'x', -1) end
         failed = failed + 1
       else
-        redis.call('HSET', key, 's', 'queued')
+        redis.call('HDEL', key, 's') -- queued
         redis.call('RPUSH', KEYS[2], id)
         ids[#ids + 1] = id
         requeued = requeued + 1
