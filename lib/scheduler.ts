@@ -12,7 +12,7 @@ import { nextCron, validateCron, validateTimeZone, type Recurrence } from './cor
 import { newId } from './ids.ts'
 import { keysFor, type Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
-import { decodeJob, pairs, type RecurrenceRecord } from './redis/record.ts'
+import { DEFAULT_QUEUE, decodeJob, pairs, type RecurrenceRecord } from './redis/record.ts'
 import { runScript, runScripts } from './redis/scripts.ts'
 import type { DispatchTarget } from './dispatch.ts'
 import { runLoop, type RunOptions, type RunSummary } from './run.ts'
@@ -198,8 +198,9 @@ export class Scheduler {
   async requeue(id: string): Promise<void> {
     checkRunId(id)
     const k = this.keys
-    const queue = (await this.redis.call(['HGET', k.job(id), 'q'])) as string | null
-    if (queue === null) throw new DueqError('JOB_NOT_FOUND', `Job "${id}" does not exist`, { field: 'id' })
+    const [name, stored] = (await this.redis.call(['HMGET', k.job(id), 'n', 'q'])) as [string | null, string | null]
+    if (name === null) throw new DueqError('JOB_NOT_FOUND', `Job "${id}" does not exist`, { field: 'id' })
+    const queue = stored ?? DEFAULT_QUEUE
     const done = await runScript(this.redis, 'requeue', [k.failed(queue), k.ready(queue), k.job(id)], [id, queue, k.readyChannel])
     if (done !== 1) throw new DueqError('JOB_NOT_FAILED', `Job "${id}" is not failed, so it cannot be requeued`, { field: 'id' })
   }

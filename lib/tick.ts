@@ -156,7 +156,7 @@ export class SchedulerCore {
     const recurring = plan.filter((p) => p.kind === 'recurring')
     const failing = plan.filter((p) => p.kind === 'fail')
     args.push(once.length)
-    for (const p of once) { keyList.push(keys.job(p.member)); args.push(p.member, p.score) }
+    for (const p of once) { keyList.push(keys.job(p.member)); args.push(p.member) }
     args.push(recurring.length)
     for (const p of recurring) {
       keyList.push(keys.job(p.member))

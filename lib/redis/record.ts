@@ -3,7 +3,7 @@
  * scheduled job pays for them in memory (see W4 in the benchmarks); this table is the only
  * place that knows them.
  *
- *   n  handler name            d  data JSON              q  queue
+ *   n  handler name            d  data JSON              q  queue (absent: "default")
  *   s  status                  c  created, epoch ms      o  options JSON (meta, retry, ttls, …)
  *   f  '1' when atFront        p  dependsOn JSON array
  *   a  attempts so far         r  result JSON            e  error message
@@ -22,6 +22,9 @@
  */
 import type { Job, JobStatus, Json } from '../core/job.ts'
 import type { MisfirePolicy } from '../core/time.ts'
+
+/** A record without `q` belongs to this queue: the common case pays no bytes for its queue name. */
+export const DEFAULT_QUEUE = 'default'
 
 /** The recurrence JSON kept in the `recurring` hash. `left` counts runs left, absent = forever. */
 export interface RecurrenceRecord {
@@ -46,7 +49,7 @@ export function decodeJob(id: string, h: Record<string, string>, dueAt: number |
     id,
     name: h.n ?? '',
     data: h.d === undefined ? null : (JSON.parse(h.d) as Json),
-    queue: h.q ?? '',
+    queue: h.q ?? DEFAULT_QUEUE,
     status: (h.s ?? (dueAt === null ? 'queued' : 'scheduled')) as JobStatus,
     at: dueAt === null ? null : new Date(dueAt),
     createdAt: new Date(Number(h.c ?? 0)),

@@ -75,7 +75,7 @@ describe.each(DRIVERS)('Scheduler on the %s driver', (driver) => {
     expect(cron).not.toHaveProperty('dependsOn')
     const fresh = await s.enqueueAt(T, { name: 'new', id: 'job-1' })
     const raw = await store.admin.hgetall(s.keys.job('job-1'))
-    expect(Object.keys(raw).sort()).toEqual(['c', 'd', 'n', 'q'])
+    expect(Object.keys(raw).sort()).toEqual(['c', 'd', 'n'])
     const read = await s.getJob('job-1')
     expect(read).toEqual(fresh)
     expect(read).not.toHaveProperty('meta')

@@ -22,7 +22,7 @@ if redis.call('ZREM', KEYS[1], id) == 1 then
   return 1
 end
 local rec = redis.call('HMGET', KEYS[3], 's', 'q', 'n')
-local status, queue = rec[1], rec[2]
+local status, queue = rec[1], rec[2] or 'default' -- no `q`: the default queue
 if not status and rec[3] then status = 'queued' end -- not in the schedule (ZREM above), no status
 if status ~= 'queued' and status ~= 'deferred' then return 0 end
 if queue ~= ARGV[2] then return { 'queue', queue } end

@@ -1,7 +1,8 @@
 --[[
   dispatch: the write half of a dispatch batch, atomic. For each due entry planned by the caller
-  it re-checks that the entry is still in the schedule at the same time (a concurrent cancel,
-  replace or another scheduler makes it skip), then moves it to its ready queue (or to the SQS
+  it re-checks that the entry is still in the schedule and still due (a recurring job: at the
+  same slot, with the same recurrence), so a concurrent cancel, replace, move or another
+  scheduler makes it skip; then it moves the entry to its ready queue (or to the SQS
   outbox, leased), creates one run record per slot of a recurring job and reschedules the job for
   its next slot. Nothing happens unless the caller still holds the lock: a scheduler whose lock
   expired mid-pass cannot dispatch.
@@ -17,9 +18,10 @@
   ARGV[4]  target: 'redis' or 'sqs'                          ARGV[5]  SQS lease, ms
   ARGV[6]  ready channel (published with `queue`, then up to 100 run ids, one per line)
   ARGV[7]  handler names, space separated; '' = do not check
-  ARGV[8]  default queue, for records too corrupt to name one
+  ARGV[8]  the scheduler's queue, for failed records naming an unknown queue
   ARGV[9]  Q, then Q queue names
-  then     O, then per one-off job or retried run: member, score
+  then     O, then per one-off job or retried run: member (it goes when still due at now,
+           whatever its time: a move to another past time changes nothing)
   then     R, then per recurring job: member, score, recurrence JSON as read, next recurrence
            JSON, next slot or '', slots (comma separated), '1' to skip its runs while one is active
   then     F, then per entry to fail: member, score, reason
@@ -82,8 +84,8 @@ end
 
 -- Checks a record before queueing it; returns its queue when it may run.
 local function runnable(key, member, name, queue)
-  if not name or not queue then
-    fail(key, member, queue or '', 'corrupt record: no handler name or queue')
+  if not name then
+    fail(key, member, queue, 'corrupt record: no handler name')
   elseif handlers and not handlers[name] then
     fail(key, member, queue, 'unknown handler "' .. name .. '"')
   elseif not queueIndex[queue] then
@@ -107,15 +109,15 @@ local a = 10 + Q
 
 -- One-off jobs and retried runs.
 local O = tonumber(ARGV[a])
-local current = scores(a + 1, O, 2)
+local current = scores(a + 1, O, 1)
 for i = 0, O - 1 do
-  local member, score = ARGV[a + 1 + i * 2], tonumber(ARGV[a + 2 + i * 2])
+  local member = ARGV[a + 1 + i]
   local key = KEYS[keyCursor + i]
-  if not current[i + 1] or tonumber(current[i + 1]) ~= score then
+  if not current[i + 1] or tonumber(current[i + 1]) > now then
     stale = stale + 1
   else
     local rec = redis.call('HMGET', key, 'n', 'q', 'f', 'w')
-    local queue = runnable(key, member, rec[1], rec[2])
+    local queue = runnable(key, member, rec[1], rec[2] or 'default')
     if queue then
       removed[#removed + 1] = member
       if rec[4] and tonumber(rec[4]) > 0 then
@@ -129,7 +131,7 @@ for i = 0, O - 1 do
   end
 end
 keyCursor = keyCursor + O
-a = a + 1 + O * 2
+a = a + 1 + O
 
 -- Recurring jobs.
 local R = tonumber(ARGV[a])
@@ -148,7 +150,7 @@ for i = 0, R - 1 do
     stale = stale + 1
   else
     local rec = redis.call('HMGET', key, 'n', 'q', 'f', 'd', 'o', 'x')
-    local queue = runnable(key, member, rec[1], rec[2])
+    local queue = runnable(key, member, rec[1], rec[2] or 'default')
     if queue then
       if ARGV[o + 7] == '1' and tonumber(rec[6] or '0') > 0 then
         skipped = skipped + #slots
@@ -157,7 +159,8 @@ for i = 0, R - 1 do
           local runId = member .. '@' .. slot
           local runKey = KEYS[firstRun + j - 1]
           redis.call('DEL', runKey)
-          redis.call('HSET', runKey, 'n', rec[1], 'd', rec[4] or 'null', 'q', queue, 'c', now, 'j', member, 't', slot)
+          redis.call('HSET', runKey, 'n', rec[1], 'd', rec[4] or 'null', 'c', now, 'j', member, 't', slot)
+          if rec[2] then redis.call('HSET', runKey, 'q', rec[2]) end
           if rec[5] then redis.call('HSET', runKey, 'o', rec[5]) end
           redis.call('HINCRBY', key, 'x', 1)
           push(queue, runId, rec[3] == '1')
@@ -188,7 +191,7 @@ for i = 0, F - 1 do
   if not current[i + 1] or tonumber(current[i + 1]) ~= tonumber(ARGV[o + 2]) then
     stale = stale + 1
   else
-    fail(key, member, redis.call('HGET', key, 'q') or '', ARGV[o + 3])
+    fail(key, member, redis.call('HGET', key, 'q') or 'default', ARGV[o + 3])
   end
 end
 

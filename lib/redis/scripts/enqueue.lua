@@ -54,7 +54,8 @@ while a < #ARGV do
   local key = KEYS[k]
   redis.call('DEL', key)
   -- No status field while scheduled or queued: the schedule says which (see record.ts).
-  redis.call('HSET', key, 'n', name, 'd', data, 'q', queue, 'c', createdAt)
+  redis.call('HSET', key, 'n', name, 'd', data, 'c', createdAt)
+  if queue ~= 'default' then redis.call('HSET', key, 'q', queue) end -- absent: 'default'
   if options ~= '' then redis.call('HSET', key, 'o', options) end
   if atFront ~= '' then redis.call('HSET', key, 'f', '1') end
   if rec ~= '' then redis.call('HSET', KEYS[3], id, rec) else redis.call('HDEL', KEYS[3], id) end

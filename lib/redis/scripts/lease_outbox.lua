@@ -16,8 +16,9 @@ local leased = {}
 for i = 5, #ARGV do
   local deadline = redis.call('ZSCORE', KEYS[2], ARGV[i])
   if deadline and tonumber(deadline) <= now then
-    local queue = redis.call('HGET', KEYS[i - 2], 'q')
-    if queue then
+    local rec = redis.call('HMGET', KEYS[i - 2], 'n', 'q')
+    local queue = rec[2] or 'default'
+    if rec[1] then
       redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[i])
       leased[#leased + 1] = ARGV[i]
       leased[#leased + 1] = queue

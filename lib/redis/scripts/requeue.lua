@@ -7,7 +7,7 @@
   ARGV[1]  run id   ARGV[2]  queue the caller read from the record   ARGV[3]  ready channel
   Returns  1 when requeued; 0 when the run is not failed (or is on another queue than read)
 ]]
-if redis.call('HGET', KEYS[3], 's') ~= 'failed' or redis.call('HGET', KEYS[3], 'q') ~= ARGV[2] then return 0 end
+if redis.call('HGET', KEYS[3], 's') ~= 'failed' or (redis.call('HGET', KEYS[3], 'q') or 'default') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('PERSIST', KEYS[3])
 redis.call('HSET', KEYS[3], 'a', 0, 'sc', 0)
