@@ -33,7 +33,6 @@ interface Figure {
   ratio?: false
 }
 
-const HIGHER = '> 1× BullMQ'
 const LOWER = '< 1× BullMQ'
 
 const FIGURES: Figure[] = [

@@ -1,7 +1,7 @@
 /** What `dueq info` and `GET /v1/queues` show: like `rq info`, queues with counts per registry, workers, schedulers. */
 import { keysFor, REGISTRIES, type RegistryName } from './redis/keys.ts'
 import type { Command, RedisPort } from './redis/port.ts'
-import { pairs } from './redis/record.ts'
+import { listLive } from './lifecycle.ts'
 import { listInstances, type SchedulerInstance } from './tick.ts'
 
 export interface QueueInfo extends Record<RegistryName, number> {
@@ -65,17 +65,10 @@ export async function info(redis: RedisPort, namespace: string, o: { prefix?: st
 }
 
 async function listWorkers(redis: RedisPort, keys: ReturnType<typeof keysFor>, now: number): Promise<WorkerInfo[]> {
-  const names = (await redis.call(['ZRANGEBYSCORE', keys.workers, now - LIVE_MS, '+inf'])) as string[]
-  if (names.length === 0) return []
-  const hashes = await redis.pipeline(names.map((n) => ['HGETALL', keys.worker(n)]))
-  return hashes.flatMap((flat, i) => {
-    const h = pairs(flat)
-    if (!h.name) return []
-    return [{
-      name: names[i]!, host: h.host ?? '', pid: Number(h.pid), queues: (h.queues ?? '').split(',').filter(Boolean),
-      birth: new Date(Number(h.birth)), heartbeat: new Date(Number(h.heartbeat)), running: Number(h.running ?? 0),
-    }]
-  })
+  return (await listLive(redis, keys.workers, keys.worker, now, LIVE_MS)).map(({ name, h }) => ({
+    name, host: h.host ?? '', pid: Number(h.pid), queues: (h.queues ?? '').split(',').filter(Boolean),
+    birth: new Date(Number(h.birth)), heartbeat: new Date(Number(h.heartbeat)), running: Number(h.running ?? 0),
+  }))
 }
 
 /** `info` as the lines `dueq info` prints. */

@@ -3,6 +3,7 @@
  * early when a job becomes due sooner: by pub/sub over TCP (the `enqueue` script publishes when a
  * job becomes the earliest), by a short poll over Upstash's REST API, which has no push.
  */
+import { stopSignal } from './lifecycle.ts'
 import type { Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
 import type { SchedulerCore, TickResult } from './tick.ts'
@@ -83,13 +84,7 @@ export async function runLoop(core: SchedulerCore, redis: RedisPort, keys: Keys,
   const heartbeatTtlMs = Math.max(3 * intervalMs, 15_000)
   const summary: RunSummary = { passes: 0, dispatched: 0, rescheduled: 0, failed: 0, errors: 0, stoppedBy: 'burst' }
 
-  const controller = new AbortController()
-  const signal = options.signal ?? controller.signal
-  const stop = () => controller.abort()
-  if (!options.signal) {
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  }
+  const { signal, dispose } = stopSignal(options.signal)
   const sleeper = new Sleeper()
   const unsubscribe = redis.subscribe && !options.burst
     ? await redis.subscribe(keys.wake, (message) => { const at = Number(message); if (Number.isFinite(at)) sleeper.wake(at) })
@@ -138,8 +133,7 @@ export async function runLoop(core: SchedulerCore, redis: RedisPort, keys: Keys,
       if (Date.now() >= deadline) { summary.stoppedBy = 'budget'; break }
     }
   } finally {
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
+    dispose()
     await unsubscribe?.().catch(() => {})
     await core.release().catch(() => {})
     if (born) await core.register('death', heartbeatTtlMs).catch(() => {})

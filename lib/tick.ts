@@ -21,7 +21,7 @@ import { planEntry, type Instruction } from './core/plan.ts'
 import type { DispatchTarget, OutboundMessage, RunMessage } from './dispatch.ts'
 import type { Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
-import { pairs } from './redis/record.ts'
+import { listLive } from './lifecycle.ts'
 import { runScript } from './redis/scripts.ts'
 
 export interface TickResult {
@@ -230,15 +230,8 @@ export interface SchedulerInstance {
 
 /** Live scheduler instances: those whose last heartbeat is within `ttlMs`. */
 export async function listInstances(redis: RedisPort, keys: Keys, now: number, ttlMs: number): Promise<SchedulerInstance[]> {
-  const names = (await redis.call(['ZRANGEBYSCORE', keys.schedulers, now - ttlMs, '+inf'])) as string[]
-  if (names.length === 0) return []
-  const hashes = await redis.pipeline(names.map((n) => ['HGETALL', keys.scheduler(n)]))
-  return hashes.flatMap((flat, i) => {
-    const h = pairs(flat)
-    if (!h.name) return []
-    return [{
-      name: names[i]!, host: h.host ?? '', pid: Number(h.pid), birth: new Date(Number(h.birth)), heartbeat: new Date(Number(h.heartbeat)),
-      lastPass: h.lastPass ? (JSON.parse(h.lastPass) as TickResult) : null,
-    }]
-  })
+  return (await listLive(redis, keys.schedulers, keys.scheduler, now, ttlMs)).map(({ name, h }) => ({
+    name, host: h.host ?? '', pid: Number(h.pid), birth: new Date(Number(h.birth)), heartbeat: new Date(Number(h.heartbeat)),
+    lastPass: h.lastPass ? (JSON.parse(h.lastPass) as TickResult) : null,
+  }))
 }

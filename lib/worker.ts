@@ -13,6 +13,7 @@
 import { hostname } from 'node:os'
 import { checkQueue, invalid } from './core/job.ts'
 import { consoleLogger, type JobRegistry, type Logger } from './jobs.ts'
+import { stopSignal } from './lifecycle.ts'
 import { keysFor, type Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
 import { runScript, runScripts, type ScriptCall } from './redis/scripts.ts'
@@ -104,13 +105,7 @@ export class Worker {
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 10_000) throw invalid('concurrency', 'a whole number from 1 to 10,000', concurrency)
     const pollMs = this.redis.subscribe ? 1_000 : (options.pollMs ?? 250)
     const deadline = options.budgetMs === undefined ? Infinity : Date.now() + options.budgetMs
-    const controller = new AbortController()
-    const signal = options.signal ?? controller.signal
-    const stop = () => controller.abort()
-    if (!options.signal) {
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-    }
+    const { signal, dispose } = stopSignal(options.signal)
 
     const summary: WorkSummary = { processed: 0, failed: 0 }
     const running = new Map<string, { run: ClaimedRun; controller: AbortController }>()
@@ -274,8 +269,7 @@ export class Worker {
       }
     } finally {
       clearInterval(maintenance)
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
+      dispose()
       await unsubscribe?.().catch(() => {})
       await this.register('death', { processed: summary.processed, failed: summary.failed }).catch(() => {})
     }

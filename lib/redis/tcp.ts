@@ -51,7 +51,7 @@ export class TcpRedis implements RedisPort {
   async close(): Promise<void> {
     // QUIT waits for its reply. While the server is unreachable that reply never comes (QUIT sits
     // in the offline queue behind the commands waiting for a connection), so close() would hang:
-    // then drop the connection instead, which also fails the waiting commands.
+    // then drop the connection instead. Commands still waiting for one stay unanswered either way.
     const end = async (c: Redis | undefined) => {
       if (!c) return
       if (c.status === 'ready') await c.quit()
