@@ -27,7 +27,7 @@ export interface JobSpec {
   id?: string
   queue?: string
   timeoutMs?: number
-  /** How long the job may wait in the schedule before it is dropped (rq's `ttl`). */
+  /** How long a run may wait once due (rq's `ttl`): a worker finding it later cancels it unrun. */
   ttlMs?: number
   resultTtlMs?: number
   failureTtlMs?: number

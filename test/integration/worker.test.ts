@@ -133,6 +133,23 @@ describe.each(DRIVERS)('workers and the job lifecycle on the %s driver', (driver
     expect((await queue().registry('failed').list()).map((e) => e.id)).toEqual([job.id])
   })
 
+  it('ttlMs: a run that waited longer than its ttl once due is canceled, never run', async () => {
+    let runs = 0
+    const jobs = new JobRegistry().define('x', () => { runs++ })
+    const { clock, scheduler: s, queue, drain } = setup(jobs)
+    const late = await s.enqueueAt(T - 1, { name: 'x', ttlMs: 1_000 })
+    const fresh = await s.enqueueAt(T - 1, { name: 'x', ttlMs: 60_000 })
+    const now = await queue().enqueue({ name: 'x', ttlMs: 500 })
+    await s.tick()
+    clock.now = T + 5_000 // the workers were down for 5 s
+    expect(await drain()).toEqual({ processed: 1, failed: 0 })
+    expect(runs).toBe(1)
+    expect(await s.getJob(late.id)).toMatchObject({ status: 'canceled', error: 'expired: waited longer than its ttlMs' })
+    expect(await s.getJob(now.id)).toMatchObject({ status: 'canceled' })
+    expect((await s.getJob(fresh.id))?.status).toBe('finished')
+    expect((await queue().registry('canceled').list()).map((e) => e.id).sort()).toEqual([late.id, now.id].sort())
+  })
+
   it('a handler that never resolves is timed out and its signal aborted', async () => {
     let aborted = false
     const jobs = new JobRegistry().define('hang', (_d, ctx) => new Promise(() => { ctx.signal.addEventListener('abort', () => { aborted = true }) }))

@@ -6,16 +6,16 @@ import { SCRIPT_NAMES, scripts } from '../../lib/redis/scripts.ts'
 // A changed script gets a new sha1: servers then load it afresh (NOSCRIPT → EVAL). Pinning the
 // hashes makes every change to a script a visible, reviewed change to this table.
 const PINNED: Record<string, string> = {
-  enqueue: 'e50b9d0079c7d7396793f2f958b7d266f9769b4b',
+  enqueue: '9a5269ec55b753d6f733b265c3c4aadabd6ab4aa',
   cancel: '779eb1251ba0148cfc45c8762268f7002bb22d2b',
   change_execution_time: '725a2daec39e85e6b91b91ea3e3339bd0afbd837',
   get_job: 'b2ba11dd9d74fee95a65ae14a3a862ee07d37449',
   due: '39df4d9d12b39dfae4a45067e2826018daef60b8',
-  dispatch: '60488bb4b719b410cdd2d38fe96e5903ba9a504a',
+  dispatch: '8536625a104fd26720fc73a4017a0bde37d925a4',
   lease_outbox: '3d1b02ae7d6ef56fa00fb271b3277d45c412d3a6',
   release_lock: 'ea33636026fc42dd9b8bae926941c2d37d083a26',
   register: '87305c54130105f45b1737a44b625f6749af0ca1',
-  claim: 'f028b1e64cea9199e639d0c36def9fa049c71d54',
+  claim: 'cc321f047b07f1965e9cef3d0987e68e0712c5a2',
   finish: '4295a7f2d0cf4f57a693486a1e3ab15f6c85ded1',
   renew: '1c082aa8b99e346842e912c42c2142cec2e1c122',
   requeue_stalled: '9aa6e744492883ded16bd866ca49827f4d27fecf',

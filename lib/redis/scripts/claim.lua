@@ -6,6 +6,7 @@
   KEYS[1]  ready      LIST of the queue
   KEYS[2]  started    ZSET run id -> lease deadline
   KEYS[3]  schedule   ZSET (a record without status is queued only when not in it)
+  KEYS[4]  canceled   ZSET of the queue (runs found past their ttlMs deadline go there)
   then per candidate: its run record HASH, and the dependents SET of its job
   ARGV[1]  now, ms    ARGV[2]  lease, ms    ARGV[3]  worker name
   ARGV[4]  'list': candidates come from the ready queue and must still be in it;
@@ -17,12 +18,14 @@
                       attempt number — the worker runs it
            'gone'     another worker took it first, or it is not among the first 1,000 of the
                       queue (list), or its record no longer exists
-           'done'     nothing to run: finished, canceled, replaced or waiting for a retry (ack it)
+           'done'     nothing to run: finished, canceled, replaced, waiting for a retry, or past
+                      its ttlMs deadline (then canceled here) — ack it
            'busy'     started elsewhere and its lease is still alive (SQS: deliver it again later)
            'failed'   failed for good (SQS: report it failed so the message reaches the DLQ)
 ]]
 local now, lease, worker, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local NEAR_HEAD = 1000
+local EXPIRED_TTL_MS = 500000 -- how long a canceled record stays (DEFAULT_RESULT_TTL_MS)
 local FIRST = 7
 
 -- List mode: the candidates usually are the head of the queue, in order (the last peek). Take that
@@ -46,9 +49,9 @@ end
 local results = {}
 for i = FIRST, #ARGV do
   local id = ARGV[i]
-  local key, dependents = KEYS[4 + (i - FIRST) * 2], KEYS[5 + (i - FIRST) * 2]
-  -- s, then what a worker needs to run it, then a (attempts) and hd (it has dependents)
-  local rec = redis.call('HMGET', key, 's', 'n', 'd', 'q', 'o', 'c', 'j', 't', 'f', 'p', 'a', 'hd')
+  local key, dependents = KEYS[5 + (i - FIRST) * 2], KEYS[6 + (i - FIRST) * 2]
+  -- s, then what a worker needs to run it, then a (attempts), hd (it has dependents), ex (deadline)
+  local rec = redis.call('HMGET', key, 's', 'n', 'd', 'q', 'o', 'c', 'j', 't', 'f', 'p', 'a', 'hd', 'ex')
   local status = rec[1]
   if not status and rec[2] then
     status = redis.call('ZSCORE', KEYS[3], id) and 'scheduled' or 'queued'
@@ -77,6 +80,14 @@ for i = FIRST, #ARGV do
     else
       results[#results + 1] = { status and 'done' or 'gone' }
     end
+  end
+  if claim and rec[13] and now > tonumber(rec[13]) then
+    -- Waited longer than its ttlMs: rq's ttl. Canceled, never run; the record expires like one.
+    claim = false
+    redis.call('HSET', key, 's', 'canceled', 'e', 'expired: waited longer than its ttlMs', 'et', now)
+    redis.call('PEXPIRE', key, EXPIRED_TTL_MS)
+    redis.call('ZADD', KEYS[4], now + EXPIRED_TTL_MS, id)
+    results[#results + 1] = { 'done' }
   end
   if claim then
     local token = ARGV[6] .. ':' .. (i - FIRST + 1)

@@ -25,7 +25,8 @@
   then     R, then per recurring job: member, score, recurrence JSON as read, next recurrence
            JSON, next slot or '', slots (comma separated), '1' to skip its runs while one is active
   then     F, then per entry to fail: member, score, reason
-  A one-off job still waiting on a dependency (`w` > 0) goes to its queue's deferred registry
+  A job with a ttlMs (`tt`) gets its deadline `ex` = due time + ttlMs here; claim.lua cancels a
+  run found past it. A one-off job still waiting on a dependency (`w` > 0) goes to its queue's deferred registry
   instead; finish.lua releases it when its last dependency finishes. A failed entry's record
   expires after its failureTtlMs (default one year), the score of the failed registry.
 
@@ -116,10 +117,11 @@ for i = 0, O - 1 do
   if not current[i + 1] or tonumber(current[i + 1]) > now then
     stale = stale + 1
   else
-    local rec = redis.call('HMGET', key, 'n', 'q', 'f', 'w')
+    local rec = redis.call('HMGET', key, 'n', 'q', 'f', 'w', 'tt')
     local queue = runnable(key, member, rec[1], rec[2] or 'default')
     if queue then
       removed[#removed + 1] = member
+      if rec[5] then redis.call('HSET', key, 'ex', tonumber(current[i + 1]) + tonumber(rec[5])) end
       if rec[4] and tonumber(rec[4]) > 0 then
         redis.call('HSET', key, 's', 'deferred')
         redis.call('ZADD', KEYS[4 + 3 * queueIndex[queue]], now, member)
@@ -149,7 +151,7 @@ for i = 0, R - 1 do
   if not current[i + 1] or tonumber(current[i + 1]) ~= score or redis.call('HGET', recurring, member) ~= ARGV[o + 3] then
     stale = stale + 1
   else
-    local rec = redis.call('HMGET', key, 'n', 'q', 'f', 'd', 'o', 'x')
+    local rec = redis.call('HMGET', key, 'n', 'q', 'f', 'd', 'o', 'x', 'tt')
     local queue = runnable(key, member, rec[1], rec[2] or 'default')
     if queue then
       if ARGV[o + 7] == '1' and tonumber(rec[6] or '0') > 0 then
@@ -161,6 +163,7 @@ for i = 0, R - 1 do
           redis.call('DEL', runKey)
           redis.call('HSET', runKey, 'n', rec[1], 'd', rec[4] or 'null', 'c', now, 'j', member, 't', slot)
           if rec[2] then redis.call('HSET', runKey, 'q', rec[2]) end
+          if rec[7] then redis.call('HSET', runKey, 'ex', tonumber(slot) + tonumber(rec[7])) end
           if rec[5] then redis.call('HSET', runKey, 'o', rec[5]) end
           redis.call('HINCRBY', key, 'x', 1)
           push(queue, runId, rec[3] == '1')

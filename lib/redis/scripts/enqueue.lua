@@ -56,7 +56,17 @@ while a < #ARGV do
   -- No status field while scheduled or queued: the schedule says which (see record.ts).
   redis.call('HSET', key, 'n', name, 'd', data, 'c', createdAt)
   if queue ~= 'default' then redis.call('HSET', key, 'q', queue) end -- absent: 'default'
-  if options ~= '' then redis.call('HSET', key, 'o', options) end
+  if options ~= '' then
+    redis.call('HSET', key, 'o', options)
+    -- ttlMs: how long a run may wait once due (rq's ttl). Kept apart for dispatch to read;
+    -- a run's deadline `ex` is set when it becomes due (here, when it goes straight to ready).
+    local ok, decoded = pcall(cjson.decode, options)
+    local ttl = ok and type(decoded) == 'table' and tonumber(decoded.ttlMs)
+    if ttl then
+      redis.call('HSET', key, 'tt', ttl)
+      if at == '' then redis.call('HSET', key, 'ex', tonumber(createdAt) + ttl) end
+    end
+  end
   if atFront ~= '' then redis.call('HSET', key, 'f', '1') end
   if rec ~= '' then redis.call('HSET', KEYS[3], id, rec) else redis.call('HDEL', KEYS[3], id) end
 
