@@ -117,19 +117,19 @@ export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: ()
     } catch {
       return { kind: 'fail', error: 'corrupt record: data is not JSON', stack: '', ttlMs: failureTtl }
     }
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const e = new TimeoutError(`timed out after ${timeoutMs} ms`)
-        controller.abort(e)
-        reject(e)
-      }, timeoutMs)
-    })
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason ?? new Error('aborted')), { once: true })
-    })
-    const ctx = { job: jobOf(run), attempt, signal: controller.signal, log: o.log }
-    const value = await Promise.race([Promise.resolve().then(() => handler.fn(data, ctx)), timedOut, aborted])
-    const result = toJson(value === undefined ? null : value, 'result')
+    // The job the handler sees is decoded only if it looks (most handlers read data alone).
+    let job: Job | undefined
+    const ctx = { get job() { return (job ??= jobOf(run)) }, attempt, signal: controller.signal, log: o.log }
+    let value = handler.fn(data, ctx)
+    if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') {
+      // Only a pending handler can overrun its timeout or outlive its lease.
+      const stopped = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => controller.abort(new TimeoutError(`timed out after ${timeoutMs} ms`)), timeoutMs)
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason ?? new Error('aborted')), { once: true })
+      })
+      value = await Promise.race([value as PromiseLike<unknown>, stopped])
+    }
+    const result = value === undefined || value === null ? 'null' : toJson(value, 'result')
     return { kind: 'ok', result, ttlMs: options.resultTtlMs ?? DEFAULT_RESULT_TTL_MS }
   } catch (e) {
     const error = e instanceof Error ? `${e.name}: ${e.message}` : `thrown: ${String(e)}`
