@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isNoScript, RedisReplyError, type Arg, type Command, type RedisPort } from './port.ts'
 
@@ -22,11 +23,11 @@ export interface Script {
 }
 
 // Bundlers that move this module can point DUEQ_SCRIPTS_DIR at a copy of the scripts folder.
-const dir = process.env.DUEQ_SCRIPTS_DIR ?? fileURLToPath(new URL('./scripts/', import.meta.url))
+const dir = process.env.DUEQ_SCRIPTS_DIR ?? fileURLToPath(new URL('./scripts', import.meta.url))
 
 export const scripts: Record<ScriptName, Script> = Object.fromEntries(
   SCRIPT_NAMES.map((name) => {
-    const body = readFileSync(`${dir}/${name}.lua`, 'utf8')
+    const body = readFileSync(join(dir, `${name}.lua`), 'utf8')
     return [name, { name, body, sha: createHash('sha1').update(body).digest('hex') }]
   }),
 ) as Record<ScriptName, Script>
