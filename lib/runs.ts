@@ -172,6 +172,7 @@ export function finishCall(keys: Keys, queue: string, runs: Finishing[], now: nu
       outcome.kind === 'ok' ? '' : outcome.stack, members.length, ...members,
     )
   }
+  keyList.push(keys.routes)
   return { script: 'finish', keys: keyList, args }
 }
 

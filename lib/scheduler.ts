@@ -186,7 +186,7 @@ export class Scheduler {
     let queue = this.queue
     for (let attempt = 0; attempt < 3; attempt++) {
       const reply = await runScript(this.redis, 'cancel',
-        [k.schedule, k.recurring, k.job(id), k.ready(queue), k.deferred(queue), k.canceled(queue)],
+        [k.schedule, k.recurring, k.job(id), k.ready(queue), k.deferred(queue), k.canceled(queue), k.routes],
         [id, queue, this.clock(), DEFAULT_RESULT_TTL_MS])
       if (!Array.isArray(reply)) return reply === 1
       queue = String(reply[1]) // the job is on another queue: again, with that queue's keys
@@ -317,6 +317,7 @@ export class Scheduler {
       args.push(p.id, readyQueue === undefined ? p.at : '', p.created, p.spec.name, p.spec.dataJson, p.spec.queue, p.spec.optionsJson,
         p.spec.atFront ? '1' : '', p.rec ? JSON.stringify(p.rec) : '', p.spec.dependsOn.length, ...p.spec.dependsOn)
     }
+    keys.push(k.routes)
     return { script: 'enqueue' as const, keys, args }
   }
 

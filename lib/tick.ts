@@ -97,9 +97,9 @@ export class SchedulerCore {
     const result = empty(true)
     const { redis, keys, lockTtlMs, batchSize } = this.o
     while (result.batches < MAX_BATCHES_PER_TICK) {
-      const read = await runScript(redis, 'due', [keys.lock, keys.schedule, keys.queues, keys.recurring, keys.outbox], [this.token, lockTtlMs, now, batchSize * READ_AHEAD])
+      const read = await runScript(redis, 'due', [keys.lock, keys.schedule, keys.queues, keys.recurring, keys.outbox, keys.routes], [this.token, lockTtlMs, now, batchSize * READ_AHEAD])
       if (read === -1) return this.lost(result)
-      const [flat, queues, recs, expired, earliest] = read as [string[], string[], (string | null | false)[], string[], string | null | false]
+      const [flat, queues, recs, expired, earliest, routes] = read as [string[], string[], (string | null | false)[], string[], string | null | false, (string | null | false)[]]
       result.nextDueAt = earliest ? Number(earliest) : null
       if (expired.length > 0 && this.o.target.kind === 'sqs') {
         const resent = await this.resend(expired, now)
@@ -107,8 +107,15 @@ export class SchedulerCore {
         result.resent += resent
       }
       if (flat.length === 0) break
+      // A plain job (no route, not recurring) moves without its record being read, unless the
+      // scheduler checks handler names, which are in the record.
+      const checkNames = (this.o.handlerNames?.().length ?? 0) > 0
       const plan: Instruction[] = []
-      for (let i = 0; i < flat.length; i += 2) plan.push(planEntry({ member: flat[i]!, score: Number(flat[i + 1]), recJson: recs[i / 2] || null }, now))
+      for (let i = 0; i < flat.length; i += 2) {
+        const recJson = recs[i / 2] || null
+        if (!checkNames && recJson === null && !routes[i / 2]) plan.push({ kind: 'plain', member: flat[i]! })
+        else plan.push(planEntry({ member: flat[i]!, score: Number(flat[i + 1]), recJson }, now))
+      }
       // The batches of one read go out together: Redis runs one while Node encodes the next.
       const chunks: Instruction[][] = []
       for (let i = 0; i < plan.length; i += batchSize) chunks.push(plan.slice(i, i + batchSize))
@@ -151,7 +158,10 @@ export class SchedulerCore {
       this.token, lockTtlMs, now, target.kind, target.kind === 'sqs' ? (target.leaseMs ?? DEFAULT_LEASE_MS) : 0,
       keys.readyChannel, names.join(' '), this.o.defaultQueue, queues.length, ...queues,
     ]
-    // Three sections, in the order dispatch.lua reads them: one-off, recurring, failing.
+    // Four sections, in the order dispatch.lua reads them: plain, one-off, recurring, failing.
+    const plain = plan.filter((p) => p.kind === 'plain')
+    args.push(plain.length)
+    for (const p of plain) args.push(p.member)
     const once = plan.filter((p) => p.kind === 'once')
     const recurring = plan.filter((p) => p.kind === 'recurring')
     const failing = plan.filter((p) => p.kind === 'fail')
@@ -165,7 +175,7 @@ export class SchedulerCore {
     args.push(failing.length)
     for (const p of failing) { keyList.push(keys.job(p.member)); args.push(p.member, p.score, p.reason) }
     const runKeys = recurring.flatMap((p) => p.slots.map((slot) => keys.job(`${p.member}@${slot}`)))
-    const reply = await runScript(this.o.redis, 'dispatch', [...keyList, ...runKeys], args)
+    const reply = await runScript(this.o.redis, 'dispatch', [...keyList, ...runKeys, keys.routes], args)
     if (reply === -1) return -1
     const [d, r, s, f, st, outboxed, next] = reply as [number, number, number, number, number, string[], string | null | false]
     return [d, r, s, f, st, outboxed, next] as const

@@ -6,6 +6,9 @@
  *   dueq:{ns}:schedule       ZSET   job id (or `<id>@<slot>` for a retried run) → due time, ms
  *   dueq:{ns}:recurring      HASH   job id → JSON recurrence { every | cron, tz, misfire, overlap, left }
  *   dueq:{ns}:queues         SET    every queue name a job was scheduled on
+ *   dueq:{ns}:routes         HASH   id → '1' for scheduled jobs whose dispatch must read their record
+ *                                   (another queue than "default", atFront, dependsOn, ttlMs, a retry);
+ *                                   the others move with batch commands alone
  *   dueq:{ns}:j:<id>         HASH   a job record (fields in record.ts); for a one-off job it is also the
  *                                   record of its one run. A run of a recurring job is `j:<id>@<slot>`:
  *                                   a copy of what to run (name, data, options) plus the run's state
@@ -43,6 +46,7 @@ export function keysFor(namespace: string, prefix = 'dueq') {
     schedule: `${base}schedule`,
     recurring: `${base}recurring`,
     queues: `${base}queues`,
+    routes: `${base}routes`,
     outbox: `${base}outbox`,
     lock: `${base}lock`,
     schedulers: `${base}schedulers`,

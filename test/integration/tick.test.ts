@@ -214,6 +214,44 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
     expect(await store.admin.exists(s.keys.job('gone'))).toBe(0)
   })
 
+  it('plain jobs move without their record being read; a job with a route has it read, then loses the route', async () => {
+    const s = make()
+    await s.enqueueAt(T - 3, { ...spec, id: 'plain' })
+    await s.enqueueAt(T - 2, { ...spec, id: 'emails', queue: 'emails' })
+    await s.enqueueAt(T - 1, { ...spec, id: 'front', atFront: true })
+    expect((await store.admin.hkeys(s.keys.routes)).sort()).toEqual(['emails', 'front'])
+    await s.tick({ now: T })
+    expect(await ready(s)).toEqual(['front', 'plain'])
+    expect(await ready(s, 'emails')).toEqual(['emails'])
+    expect(await store.admin.hlen(s.keys.routes)).toBe(0)
+  })
+
+  it('a plain job replaced by one on another queue between the read and the write is not misrouted', async () => {
+    const s = make()
+    await s.enqueueAt(T - 1, { ...spec, id: 'moving' })
+    const other = new Scheduler({ redis: store.open(), namespace: store.namespace })
+    const dispatchSha = (await import('../../lib/redis/scripts.ts')).scripts.dispatch.sha
+    let replaced = false
+    const port: RedisPort = {
+      driver: store.redis.driver,
+      call: async (cmd: Command) => {
+        if (!replaced && cmd[0] === 'EVALSHA' && cmd[1] === dispatchSha) {
+          replaced = true
+          await other.enqueueAt(T - 1, { ...spec, id: 'moving', queue: 'emails' })
+        }
+        return store.redis.call(cmd)
+      },
+      pipeline: (cmds) => store.redis.pipeline(cmds),
+      close: async () => {},
+    }
+    const s2 = new Scheduler({ redis: port, namespace: store.namespace, clock: () => T })
+    const r = await s2.tick({ now: T })
+    expect(r.stale + r.dispatched).toBeGreaterThanOrEqual(1)
+    expect(await ready(s)).toEqual([])
+    if ((await ready(s, 'emails')).length === 0) await s2.tick({ now: T })
+    expect(await ready(s, 'emails')).toEqual(['moving'])
+  })
+
   it('a poison job among good ones: good ones dispatched, the poison one failed with its reason', async () => {
     const jobs = { names: () => ['noop'] }
     const s = make({ jobs })

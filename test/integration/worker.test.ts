@@ -150,6 +150,20 @@ describe.each(DRIVERS)('workers and the job lifecycle on the %s driver', (driver
     expect((await queue().registry('canceled').list()).map((e) => e.id).sort()).toEqual([late.id, now.id].sort())
   })
 
+  it('a retry of a job on another queue goes back to that queue', async () => {
+    let attempts = 0
+    const jobs = new JobRegistry().define('flaky', () => { if (++attempts === 1) throw new Error('once'); return attempts })
+    const { clock, scheduler: s, queue, drain } = setup(jobs, { queues: ['other'] })
+    const job = await queue('other').enqueue({ name: 'flaky', retry: { max: 1, delaysMs: [10] } })
+    await drain()
+    expect(await store.admin.hexists(s.keys.routes, job.id)).toBe(1)
+    clock.now = T + 10
+    await s.tick()
+    expect(await queue('other').count()).toBe(1)
+    await drain()
+    expect(await s.getJob(job.id)).toMatchObject({ status: 'finished', result: 2, queue: 'other' })
+  })
+
   it('a handler that never resolves is timed out and its signal aborted', async () => {
     let aborted = false
     const jobs = new JobRegistry().define('hang', (_d, ctx) => new Promise(() => { ctx.signal.addEventListener('abort', () => { aborted = true }) }))

@@ -6,17 +6,17 @@ import { SCRIPT_NAMES, scripts } from '../../lib/redis/scripts.ts'
 // A changed script gets a new sha1: servers then load it afresh (NOSCRIPT → EVAL). Pinning the
 // hashes makes every change to a script a visible, reviewed change to this table.
 const PINNED: Record<string, string> = {
-  enqueue: '9a5269ec55b753d6f733b265c3c4aadabd6ab4aa',
-  cancel: '779eb1251ba0148cfc45c8762268f7002bb22d2b',
+  enqueue: '81d2880166ccb00a72db17bb9bf1b57b70cae746',
+  cancel: '0f25f49736432f65deacd9e54891179d37cc2314',
   change_execution_time: '725a2daec39e85e6b91b91ea3e3339bd0afbd837',
   get_job: 'b2ba11dd9d74fee95a65ae14a3a862ee07d37449',
-  due: '39df4d9d12b39dfae4a45067e2826018daef60b8',
-  dispatch: '8536625a104fd26720fc73a4017a0bde37d925a4',
+  due: '40a4dd263a105302a5c0d3fa4a6d3ecc42c348bb',
+  dispatch: '00779008ac19a7d8c87df0e4d342b9b4cc90c47a',
   lease_outbox: '3d1b02ae7d6ef56fa00fb271b3277d45c412d3a6',
   release_lock: 'ea33636026fc42dd9b8bae926941c2d37d083a26',
   register: '87305c54130105f45b1737a44b625f6749af0ca1',
   claim: 'cc321f047b07f1965e9cef3d0987e68e0712c5a2',
-  finish: '4295a7f2d0cf4f57a693486a1e3ab15f6c85ded1',
+  finish: '66e7d619c16987bc354820b08782ca15c46b2dc8',
   renew: '1c082aa8b99e346842e912c42c2142cec2e1c122',
   requeue_stalled: '9aa6e744492883ded16bd866ca49827f4d27fecf',
   requeue: '233fb2c952cb38591c664020bbd6c4965de87674',

@@ -11,12 +11,14 @@
   KEYS[4]  ready      LIST of the queue the caller expects the job on
   KEYS[5]  deferred   ZSET of that queue
   KEYS[6]  canceled   ZSET of that queue
+  KEYS[7]  routes     HASH (see keys.ts)
   ARGV[1]  job id   ARGV[2]  the queue KEYS[4..6] belong to   ARGV[3]  now, ms   ARGV[4]  ttl, ms
   Returns  1 when canceled; 0 when unknown, running or already done;
            { 'queue', q } when the job is on queue q (nothing written: call again with its keys)
 ]]
 local id = ARGV[1]
 redis.call('HDEL', KEYS[2], id)
+redis.call('HDEL', KEYS[7], id)
 if redis.call('ZREM', KEYS[1], id) == 1 then
   redis.call('DEL', KEYS[3])
   return 1

@@ -12,14 +12,18 @@
   KEYS[3]  recurring  HASH
   KEYS[4]  outbox     ZSET run id -> lease deadline (SQS target)
   KEYS[5 .. 4+3Q]     per known queue i: ready LIST, failed ZSET, deferred ZSET
-  KEYS[5+3Q ..]       the record key of each entry, in ARGV order (one-off, then recurring, then
-                      failing entries), then one run record key per slot of each recurring entry
+  KEYS[5+3Q ..]       the record key of each entry but plain ones, in ARGV order (one-off, then
+                      recurring, then failing entries), then one run record key per slot of each
+                      recurring entry
+  KEYS[#KEYS]         routes HASH: jobs whose dispatch must read their record (see keys.ts)
   ARGV[1]  lock token           ARGV[2]  lock TTL, ms        ARGV[3]  now, ms
   ARGV[4]  target: 'redis' or 'sqs'                          ARGV[5]  SQS lease, ms
   ARGV[6]  ready channel (published with `queue`, then up to 100 run ids, one per line)
   ARGV[7]  handler names, space separated; '' = do not check
   ARGV[8]  the scheduler's queue, for failed records naming an unknown queue
   ARGV[9]  Q, then Q queue names
+  then     P, then per plain job (default queue, no atFront, dependsOn or ttlMs, no route):
+           member. Its record is not read: it goes to the default queue with batch commands.
   then     O, then per one-off job or retried run: member (it goes when still due at now,
            whatever its time: a move to another past time changes nothing)
   then     R, then per recurring job: member, score, recurrence JSON as read, next recurrence
@@ -38,7 +42,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 
 local now, target, lease = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local schedule, recurring = KEYS[2], KEYS[3]
+local schedule, recurring, routes = KEYS[2], KEYS[3], KEYS[#KEYS]
 local Q = tonumber(ARGV[9])
 local queueIndex = {}
 for i = 1, Q do queueIndex[ARGV[9 + i]] = i end
@@ -71,6 +75,7 @@ local function fail(key, member, queue, reason)
   if not queueIndex[queue] then queue = ARGV[8] end
   removed[#removed + 1] = member
   redis.call('HDEL', recurring, member)
+  redis.call('HDEL', routes, member)
   local ttl = YEAR
   local options = redis.call('HGET', key, 'o')
   if options then
@@ -108,6 +113,24 @@ end
 local keyCursor = 5 + 3 * Q
 local a = 10 + Q
 
+-- Plain jobs: still due, and still without a route (a replace since the read may have given one).
+local P = tonumber(ARGV[a])
+if P > 0 then
+  local members = {}
+  for i = 1, P do members[i] = ARGV[a + i] end
+  local due = redis.call('ZMSCORE', schedule, unpack(members))
+  local routed = redis.call('HMGET', routes, unpack(members))
+  for i = 1, P do
+    if not due[i] or tonumber(due[i]) > now or routed[i] or not queueIndex['default'] then
+      stale = stale + 1
+    else
+      removed[#removed + 1] = members[i]
+      push('default', members[i], false)
+    end
+  end
+end
+a = a + 1 + P
+
 -- One-off jobs and retried runs.
 local O = tonumber(ARGV[a])
 local current = scores(a + 1, O, 1)
@@ -121,6 +144,7 @@ for i = 0, O - 1 do
     local queue = runnable(key, member, rec[1], rec[2] or 'default')
     if queue then
       removed[#removed + 1] = member
+      redis.call('HDEL', routes, member)
       if rec[5] then redis.call('HSET', key, 'ex', tonumber(current[i + 1]) + tonumber(rec[5])) end
       if rec[4] and tonumber(rec[4]) > 0 then
         redis.call('HSET', key, 's', 'deferred')

@@ -9,24 +9,27 @@
   KEYS[3]  queues     SET
   KEYS[4]  recurring  HASH
   KEYS[5]  outbox     ZSET run id -> lease deadline
+  KEYS[6]  routes     HASH: due jobs whose dispatch must read their record
   ARGV[1]  lock token
   ARGV[2]  lock TTL, ms
   ARGV[3]  now, ms
   ARGV[4]  batch size
   Returns  -1 when the lock is not held; otherwise
            { { member, score, ... }, { queue, ... }, { recurrence JSON or false, ... },
-             { expired run id, ... }, earliest due time in the schedule or false }
+             { expired run id, ... }, earliest due time in the schedule or false,
+             { route or false, ... } }
 ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, ARGV[4])
-local recs = {}
-if #due > 0 and redis.call('HLEN', KEYS[4]) > 0 then
+local recs, routes = {}, {}
+if #due > 0 then
   local ids = {}
   for i = 1, #due, 2 do ids[#ids + 1] = due[i] end
-  recs = redis.call('HMGET', KEYS[4], unpack(ids))
+  if redis.call('HLEN', KEYS[4]) > 0 then recs = redis.call('HMGET', KEYS[4], unpack(ids)) end
+  if redis.call('HLEN', KEYS[6]) > 0 then routes = redis.call('HMGET', KEYS[6], unpack(ids)) end
 end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[3], 'LIMIT', 0, ARGV[4])
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-return { due, redis.call('SMEMBERS', KEYS[3]), recs, expired, first[2] or false }
+return { due, redis.call('SMEMBERS', KEYS[3]), recs, expired, first[2] or false, routes }

@@ -10,6 +10,7 @@
   KEYS[5]  deferred   ZSET of that queue, for such jobs still waiting on a dependency
   then per job: its record HASH, then per dependency: the dependency's record HASH and its
            dependents SET (members "<queue>\t<id>")
+  KEYS[#KEYS]  routes HASH: jobs whose dispatch must read their record (see keys.ts)
   ARGV[1]  wake channel: published with the due time when a job becomes the earliest
   ARGV[2]  ready channel: published with "<queue>\n<id>" when a job goes straight to ready
   ARGV[3]  F, the fixed fields per job, then per job F values:
@@ -48,14 +49,16 @@ local earliestAt = earliest[2] and tonumber(earliest[2]) or nil
 local wakeAt = nil
 local n = 0
 a, k = 3, 6
+local routes = KEYS[#KEYS]
 while a < #ARGV do
   local id, at, createdAt, name, data, queue = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
   local options, atFront, rec, D = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], tonumber(ARGV[a + 10])
   local key = KEYS[k]
-  redis.call('DEL', key)
+  local replaced = redis.call('DEL', key) == 1
   -- No status field while scheduled or queued: the schedule says which (see record.ts).
   redis.call('HSET', key, 'n', name, 'd', data, 'c', createdAt)
   if queue ~= 'default' then redis.call('HSET', key, 'q', queue) end -- absent: 'default'
+  local hasTtl = false
   if options ~= '' then
     redis.call('HSET', key, 'o', options)
     -- ttlMs: how long a run may wait once due (rq's ttl). Kept apart for dispatch to read;
@@ -63,6 +66,7 @@ while a < #ARGV do
     local ok, decoded = pcall(cjson.decode, options)
     local ttl = ok and type(decoded) == 'table' and tonumber(decoded.ttlMs)
     if ttl then
+      hasTtl = true
       redis.call('HSET', key, 'tt', ttl)
       if at == '' then redis.call('HSET', key, 'ex', tonumber(createdAt) + ttl) end
     end
@@ -70,6 +74,11 @@ while a < #ARGV do
   if atFront ~= '' then redis.call('HSET', key, 'f', '1') end
   if rec ~= '' then redis.call('HSET', KEYS[3], id, rec) else redis.call('HDEL', KEYS[3], id) end
 
+  if at ~= '' and rec == '' and (queue ~= 'default' or atFront ~= '' or D > 0 or hasTtl) then
+    redis.call('HSET', routes, id, '1')
+  elseif replaced then
+    redis.call('HDEL', routes, id)
+  end
   local waiting, failedDep = 0, nil
   if D > 0 then
     local deps = {}

@@ -12,6 +12,7 @@
            job, the recurring job's for its runs); the job's dependents SET (members
            "<queue>\t<id>"); then per declared dependent: its record HASH, its queue's ready LIST
            and deferred ZSET
+  KEYS[#KEYS]  routes HASH: a retry is marked there, so dispatch reads its record (its queue)
   ARGV[1]  now, ms    ARGV[2]  ready channel    ARGV[3]  M, the number of runs
   then per run: run id, claim token, 'ok' | 'fail' | 'retry', result JSON ('ok') or error
            message, TTL of the record in ms ('ok': resultTtlMs, 'fail': failureTtlMs; 0 = delete
@@ -66,6 +67,7 @@ local function finishOne(a, k, N)
     redis.call('HDEL', runKey, 's')
     redis.call('HSET', runKey, 'e', text, 'es', ARGV[a + 6])
     redis.call('ZADD', KEYS[4], ARGV[a + 5], id)
+    redis.call('HSET', KEYS[#KEYS], id, '1')
     return 1
   end
 
