@@ -65,9 +65,9 @@ export interface WorkSummary {
 /** Runs claimed ahead of the handlers must be expected to finish within this window; finished
  *  runs' outcomes wait at most this long to share a round trip with the next claim. */
 const PREFETCH_WINDOW_MS = 5
-const MAX_PREFETCH = 64
+const MAX_PREFETCH = 256
 /** Round trips on their way at once: Redis works on one while Node handles the other's runs. */
-const MAX_IN_FLIGHT = 2
+const MAX_IN_FLIGHT = 3
 
 type Pending = Finishing
 
@@ -230,7 +230,7 @@ export class Worker {
           // Outcomes go out with the next claim; alone only when nothing is left to claim ahead
           // with, or when the oldest has waited PREFETCH_WINDOW_MS.
           flush = pending.length > 0 && ((claimed.length === 0 && inflight === 0) || stopping || performance.now() - oldestPending >= PREFETCH_WINDOW_MS)
-          if (want > 0 && (claimed.length === 0 || want >= prefetch() / 2)) {
+          if (want > 0 && (claimed.length === 0 || want >= prefetch() / 4)) {
             let left = want
             for (const queue of this.queues) {
               const set = pool.get(queue)!
