@@ -99,22 +99,24 @@ export class SchedulerCore {
     while (result.batches < MAX_BATCHES_PER_TICK) {
       const read = await runScript(redis, 'due', [keys.lock, keys.schedule, keys.queues, keys.recurring, keys.outbox, keys.routes], [this.token, lockTtlMs, now, batchSize * READ_AHEAD])
       if (read === -1) return this.lost(result)
-      const [flat, queues, recs, expired, earliest, routes] = read as [string[], string[], (string | null | false)[], string[], string | null | false, (string | null | false)[]]
+      const [joinedMembers, joinedScores, queues, recs, expired, earliest, routes] = read as [string, string, string[], (string | null | false)[], string[], string | null | false, (string | null | false)[]]
       result.nextDueAt = earliest ? Number(earliest) : null
       if (expired.length > 0 && this.o.target.kind === 'sqs') {
         const resent = await this.resend(expired, now)
         if (resent === -1) return this.lost(result)
         result.resent += resent
       }
-      if (flat.length === 0) break
+      if (joinedMembers === '') break
+      const members = joinedMembers.split('\n')
+      const scores = joinedScores.split('\n')
       // A plain job (no route, not recurring) moves without its record being read, unless the
       // scheduler checks handler names, which are in the record.
       const checkNames = (this.o.handlerNames?.().length ?? 0) > 0
       const plan: Instruction[] = []
-      for (let i = 0; i < flat.length; i += 2) {
-        const recJson = recs[i / 2] || null
-        if (!checkNames && recJson === null && !routes[i / 2]) plan.push({ kind: 'plain', member: flat[i]! })
-        else plan.push(planEntry({ member: flat[i]!, score: Number(flat[i + 1]), recJson }, now))
+      for (let i = 0; i < members.length; i++) {
+        const recJson = recs[i] || null
+        if (!checkNames && recJson === null && !routes[i]) plan.push({ kind: 'plain', member: members[i]! })
+        else plan.push(planEntry({ member: members[i]!, score: Number(scores[i]), recJson }, now))
       }
       // The batches of one read go out together: Redis runs one while Node encodes the next.
       const chunks: Instruction[][] = []
@@ -160,8 +162,7 @@ export class SchedulerCore {
     ]
     // Four sections, in the order dispatch.lua reads them: plain, one-off, recurring, failing.
     const plain = plan.filter((p) => p.kind === 'plain')
-    args.push(plain.length)
-    for (const p of plain) args.push(p.member)
+    args.push(plain.length, plain.map((p) => p.member).join('\n'))
     const once = plan.filter((p) => p.kind === 'once')
     const recurring = plan.filter((p) => p.kind === 'recurring')
     const failing = plan.filter((p) => p.kind === 'fail')

@@ -22,8 +22,9 @@
   ARGV[7]  handler names, space separated; '' = do not check
   ARGV[8]  the scheduler's queue, for failed records naming an unknown queue
   ARGV[9]  Q, then Q queue names
-  then     P, then per plain job (default queue, no atFront, dependsOn or ttlMs, no route):
-           member. Its record is not read: it goes to the default queue with batch commands.
+  then     P, then the plain jobs (default queue, no atFront, dependsOn or ttlMs, no route) as
+           one newline-joined string of members. Their records are not read: they go to the
+           default queue with batch commands.
   then     O, then per one-off job or retried run: member (it goes when still due at now,
            whatever its time: a move to another past time changes nothing)
   then     R, then per recurring job: member, score, recurrence JSON as read, next recurrence
@@ -117,7 +118,7 @@ local a = 10 + Q
 local P = tonumber(ARGV[a])
 if P > 0 then
   local members = {}
-  for i = 1, P do members[i] = ARGV[a + i] end
+  for m in string.gmatch(ARGV[a + 1], '[^\n]+') do members[#members + 1] = m end
   local due = redis.call('ZMSCORE', schedule, unpack(members))
   local routed = redis.call('HMGET', routes, unpack(members))
   for i = 1, P do
@@ -129,7 +130,7 @@ if P > 0 then
     end
   end
 end
-a = a + 1 + P
+a = a + 2
 
 -- One-off jobs and retried runs.
 local O = tonumber(ARGV[a])

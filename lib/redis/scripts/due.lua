@@ -15,9 +15,10 @@
   ARGV[3]  now, ms
   ARGV[4]  batch size
   Returns  -1 when the lock is not held; otherwise
-           { { member, score, ... }, { queue, ... }, { recurrence JSON or false, ... },
+           { "member\nmember…", "score\nscore…", { queue, ... }, { recurrence JSON or false, ... },
              { expired run id, ... }, earliest due time in the schedule or false,
-             { route or false, ... } }
+             { route or false, ... } } (the recurrence and route lists are empty when no due
+           job has one)
 ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -32,4 +33,11 @@ if #due > 0 then
 end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[3], 'LIMIT', 0, ARGV[4])
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-return { due, redis.call('SMEMBERS', KEYS[3]), recs, expired, first[2] or false, routes }
+-- Members and scores travel as two newline-joined strings (ids have no newline): thousands of
+-- bulk strings cost the client far more to decode than one.
+local members, scores = {}, {}
+for i = 1, #due, 2 do
+  members[#members + 1] = due[i]
+  scores[#scores + 1] = due[i + 1]
+end
+return { table.concat(members, '\n'), table.concat(scores, '\n'), redis.call('SMEMBERS', KEYS[3]), recs, expired, first[2] or false, routes }
