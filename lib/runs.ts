@@ -32,7 +32,7 @@ export interface ClaimedRun {
   dependents: string[]
 }
 
-/** The record fields claim.lua returns, in its order. */
+/** The record fields claim.lua returns, in its order (after 'claimed', the token and the attempt). */
 const CLAIMED_FIELDS = ['n', 'd', 'q', 'o', 'c', 'j', 't', 'f', 'p'] as const
 
 export type ClaimOutcome = { kind: 'claimed'; run: ClaimedRun } | { kind: 'gone' | 'done' | 'busy' | 'failed'; runId: string }
@@ -49,18 +49,17 @@ export function claimCall(keys: Keys, queue: string, candidates: string[], o: { 
 }
 
 export function parseClaim(queue: string, candidates: string[], reply: unknown): { outcomes: ClaimOutcome[]; peeked: string[] } {
-  const [results, peeked] = reply as [unknown[][], string[]]
+  const [results, peeked] = reply as [string[], string]
   const outcomes = results.map((r, i): ClaimOutcome => {
     const runId = candidates[i]!
-    if (r[0] === 'claimed') {
-      const values = r[2] as (string | null)[]
-      const fields: Record<string, string> = { a: String(r[4]), s: 'started' }
-      CLAIMED_FIELDS.forEach((f, j) => { const v = values[j]; if (v !== null && v !== undefined) fields[f] = String(v) })
-      return { kind: 'claimed', run: { runId, queue, token: String(r[1]), fields, dependents: (r[3] as string[]) ?? [] } }
-    }
-    return { kind: r[0] as 'gone' | 'done' | 'busy' | 'failed', runId }
+    if (!r.startsWith('claimed\x1f')) return { kind: r as 'gone' | 'done' | 'busy' | 'failed', runId }
+    const parts = r.split('\x1f')
+    const fields: Record<string, string> = { a: parts[2]!, s: 'started' }
+    CLAIMED_FIELDS.forEach((f, j) => { const v = parts[3 + j]; if (v) fields[f] = v })
+    const deps = parts[3 + CLAIMED_FIELDS.length] ?? ''
+    return { kind: 'claimed', run: { runId, queue, token: parts[1]!, fields, dependents: deps === '' ? [] : deps.split('\x1d') } }
   })
-  return { outcomes, peeked: peeked ?? [] }
+  return { outcomes, peeked: peeked ? peeked.split('\n') : [] }
 }
 
 /** What a run came to, ready to be recorded by finish.lua. */

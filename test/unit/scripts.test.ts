@@ -15,7 +15,7 @@ const PINNED: Record<string, string> = {
   lease_outbox: '3d1b02ae7d6ef56fa00fb271b3277d45c412d3a6',
   release_lock: 'ea33636026fc42dd9b8bae926941c2d37d083a26',
   register: '87305c54130105f45b1737a44b625f6749af0ca1',
-  claim: 'cc321f047b07f1965e9cef3d0987e68e0712c5a2',
+  claim: '30d12ea33ce422b3fbd809aac72eff56594d57e2',
   finish: '66e7d619c16987bc354820b08782ca15c46b2dc8',
   renew: '1c082aa8b99e346842e912c42c2142cec2e1c122',
   requeue_stalled: '9aa6e744492883ded16bd866ca49827f4d27fecf',

@@ -13,9 +13,9 @@
            'sqs': candidates were delivered by SQS (also re-claimable once their lease expired)
   ARGV[5]  how many run ids to peek at    ARGV[6]  claim token prefix
   ARGV[7 ..]  candidate run ids
-  Returns  { { outcome, ... } per candidate, { peeked run id, ... } } where outcome is
-           'claimed', token, { n, d, q, o, c, j, t, f, p } of the run (HMGET), { dependents },
-                      attempt number — the worker runs it
+  Returns  { { outcome, ... } per candidate, "peeked run id\npeeked run id…" } where outcome is
+           "claimed US token US attempt US n US d US q US o US c US j US t US f US p US dependents"
+                      (US = \31; missing fields empty; dependents joined by \29) — the worker runs it
            'gone'     another worker took it first, or it is not among the first 1,000 of the
                       queue (list), or its record no longer exists
            'done'     nothing to run: finished, canceled, replaced, waiting for a retry, or past
@@ -25,6 +25,9 @@
 ]]
 local now, lease, worker, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local NEAR_HEAD = 1000
+-- A claimed run travels as one string: fields joined by US (\31), dependents by GS (\29). Neither
+-- occurs raw in a record: names and ids exclude them, JSON escapes every control character.
+local US, GS = '\31', '\29'
 local EXPIRED_TTL_MS = 500000 -- how long a canceled record stays (DEFAULT_RESULT_TTL_MS)
 local FIRST = 7
 
@@ -59,11 +62,11 @@ for i = FIRST, #ARGV do
   local claim = false
   if mode == 'list' then
     if not taken[i] then
-      results[#results + 1] = { 'gone' }
+      results[#results + 1] = 'gone'
     elseif status == 'queued' then
       claim = true
     else
-      results[#results + 1] = { status and 'done' or 'gone' }
+      results[#results + 1] = status and 'done' or 'gone'
     end
   else
     if status == 'queued' then
@@ -71,14 +74,14 @@ for i = FIRST, #ARGV do
     elseif status == 'started' then
       local deadline = redis.call('ZSCORE', KEYS[2], id)
       if deadline and tonumber(deadline) >= now then
-        results[#results + 1] = { 'busy' }
+        results[#results + 1] = 'busy'
       else
         claim = true -- its worker died: SQS delivered it again after the visibility timeout
       end
     elseif status == 'failed' then
-      results[#results + 1] = { 'failed' }
+      results[#results + 1] = 'failed'
     else
-      results[#results + 1] = { status and 'done' or 'gone' }
+      results[#results + 1] = status and 'done' or 'gone'
     end
   end
   if claim and rec[13] and now > tonumber(rec[13]) then
@@ -87,7 +90,7 @@ for i = FIRST, #ARGV do
     redis.call('HSET', key, 's', 'canceled', 'e', 'expired: waited longer than its ttlMs', 'et', now)
     redis.call('PEXPIRE', key, EXPIRED_TTL_MS)
     redis.call('ZADD', KEYS[4], now + EXPIRED_TTL_MS, id)
-    results[#results + 1] = { 'done' }
+    results[#results + 1] = 'done'
   end
   if claim then
     local token = ARGV[6] .. ':' .. (i - FIRST + 1)
@@ -96,12 +99,15 @@ for i = FIRST, #ARGV do
     if mode == 'sqs' then fields[#fields + 1] = 'v'; fields[#fields + 1] = 'sqs' end
     redis.call('HSET', key, unpack(fields))
     redis.call('ZADD', KEYS[2], now + lease, id)
-    local run = { rec[2], rec[3], rec[4], rec[5], rec[6], rec[7], rec[8], rec[9], rec[10] }
     -- Only a job that was named in a dependsOn has dependents (enqueue marks it `hd`); finish
     -- re-checks the set, so one registered after this claim is not missed.
-    results[#results + 1] = { 'claimed', token, run, rec[12] and redis.call('SMEMBERS', dependents) or {}, attempt }
+    local deps = rec[12] and table.concat(redis.call('SMEMBERS', dependents), GS) or ''
+    local parts = { 'claimed', token, attempt }
+    for f = 2, 10 do parts[#parts + 1] = rec[f] or '' end
+    parts[#parts + 1] = deps
+    results[#results + 1] = table.concat(parts, US)
   end
 end
 local peeked = {}
 if tonumber(ARGV[5]) > 0 then peeked = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1) end
-return { results, peeked }
+return { results, table.concat(peeked, '\n') }
