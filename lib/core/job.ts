@@ -125,30 +125,40 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
  * functions, class instances such as Date, cycles), and anything over MAX_PAYLOAD_BYTES.
  */
 export function toJson(value: unknown, field: string): string {
-  const seen = new Set<object>()
-  const check = (v: unknown, path: string, depth: number): void => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new DueqError('NOT_JSON', `Expected \`${path}\` to be JSON, got ${describe(v)}`, { field: path })
-      return
-    }
-    if (depth > 64) throw new DueqError('NOT_JSON', `Expected \`${field}\` to be JSON nested at most 64 levels deep`, { field })
-    if (Array.isArray(v) || isPlainObject(v)) {
-      if (seen.has(v)) throw new DueqError('NOT_JSON', `Expected \`${path}\` to be JSON, got a circular reference`, { field: path })
-      seen.add(v)
-      if (Array.isArray(v)) v.forEach((item, i) => check(item, `${path}[${i}]`, depth + 1))
-      else for (const [k, item] of Object.entries(v)) check(item, `${path}.${k}`, depth + 1)
-      seen.delete(v)
-      return
-    }
-    throw new DueqError('NOT_JSON', `Expected \`${path}\` to be JSON, got ${v instanceof Date ? 'a Date (pass an ISO string)' : describe(v)}`, { field: path })
-  }
-  check(value, field, 0)
+  checkJson(value, field, [], value !== null && typeof value === 'object' ? new Set() : undefined)
   const json = JSON.stringify(value)
   if (json.length > MAX_PAYLOAD_BYTES / 4 && Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) {
     throw new DueqError('PAYLOAD_TOO_LARGE', `Expected \`${field}\` to serialize to at most ${MAX_PAYLOAD_BYTES} bytes, got ${Buffer.byteLength(json)}`, { field })
   }
   return json
+}
+
+const pathOf = (field: string, at: (string | number)[]) => field + at.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')
+
+/**
+ * Throws unless `v` is JSON that JSON.stringify keeps as is. `at` is the path of keys from `field`
+ * down to `v`, turned into text only for a message; `seen` holds the objects on that path.
+ */
+function checkJson(v: unknown, field: string, at: (string | number)[], seen: Set<object> | undefined): void {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return
+  const path = () => pathOf(field, at)
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new DueqError('NOT_JSON', `Expected \`${path()}\` to be JSON, got ${describe(v)}`, { field: path() })
+    return
+  }
+  if (at.length > 64) throw new DueqError('NOT_JSON', `Expected \`${field}\` to be JSON nested at most 64 levels deep`, { field })
+  if (seen && (Array.isArray(v) || isPlainObject(v))) {
+    if (seen.has(v)) throw new DueqError('NOT_JSON', `Expected \`${path()}\` to be JSON, got a circular reference`, { field: path() })
+    seen.add(v)
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) { at.push(i); checkJson(v[i], field, at, seen); at.pop() }
+    } else {
+      for (const k in v) { at.push(k); checkJson(v[k], field, at, seen); at.pop() }
+    }
+    seen.delete(v)
+    return
+  }
+  throw new DueqError('NOT_JSON', `Expected \`${path()}\` to be JSON, got ${v instanceof Date ? 'a Date (pass an ISO string)' : describe(v)}`, { field: path() })
 }
 
 function checkMs(v: unknown, field: string, min: number): number {

@@ -6,7 +6,7 @@ import { SCRIPT_NAMES, scripts } from '../../lib/redis/scripts.ts'
 // A changed script gets a new sha1: servers then load it afresh (NOSCRIPT → EVAL). Pinning the
 // hashes makes every change to a script a visible, reviewed change to this table.
 const PINNED: Record<string, string> = {
-  enqueue: '81d2880166ccb00a72db17bb9bf1b57b70cae746',
+  enqueue: '9650062fb11de7261b9f361dcd22caad9e1236f0',
   cancel: '0f25f49736432f65deacd9e54891179d37cc2314',
   change_execution_time: '725a2daec39e85e6b91b91ea3e3339bd0afbd837',
   get_job: 'b2ba11dd9d74fee95a65ae14a3a862ee07d37449',

@@ -50,6 +50,7 @@ local wakeAt = nil
 local n = 0
 a, k = 3, 6
 local routes = KEYS[#KEYS]
+local queuesAdded = {}
 while a < #ARGV do
   local id, at, createdAt, name, data, queue = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
   local options, atFront, rec, D = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], tonumber(ARGV[a + 10])
@@ -72,7 +73,8 @@ while a < #ARGV do
     end
   end
   if atFront ~= '' then redis.call('HSET', key, 'f', '1') end
-  if rec ~= '' then redis.call('HSET', KEYS[3], id, rec) else redis.call('HDEL', KEYS[3], id) end
+  -- A new job has no recurrence, route or schedule entry to clear: only a replaced one might.
+  if rec ~= '' then redis.call('HSET', KEYS[3], id, rec) elseif replaced then redis.call('HDEL', KEYS[3], id) end
 
   if at ~= '' and rec == '' and (queue ~= 'default' or atFront ~= '' or D > 0 or hasTtl) then
     redis.call('HSET', routes, id, '1')
@@ -97,10 +99,12 @@ while a < #ARGV do
     if failedDep then redis.call('HSET', key, 'e', 'waiting on dependency ' .. failedDep .. ', which failed') end
   end
 
-  redis.call('SADD', KEYS[2], queue)
+  if not queuesAdded[queue] then
+    redis.call('SADD', KEYS[2], queue)
+    queuesAdded[queue] = true
+  end
   if at == '' then
-    redis.call('HDEL', KEYS[3], id)
-    redis.call('ZREM', KEYS[1], id)
+    if replaced then redis.call('ZREM', KEYS[1], id) end
     if waiting > 0 then
       -- Straight to ready, but a dependency has not finished: it waits in deferred instead.
       redis.call('HSET', key, 's', 'deferred')
