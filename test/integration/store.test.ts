@@ -50,13 +50,13 @@ describe.each(DRIVERS)('the %s driver', (driver) => {
 
   it('scripts go by EVALSHA and fall back to EVAL after SCRIPT FLUSH', async () => {
     await store.admin.script('FLUSH')
-    expect(await store.admin.script('EXISTS', scripts.cancel.sha)).toEqual([0])
-    const k = key('j:x')
-    expect(await runScript(store.redis, 'cancel', [key('schedule'), key('recurring'), k], ['x'])).toBe(0)
-    expect(await store.admin.script('EXISTS', scripts.cancel.sha)).toEqual([1])
+    expect(await store.admin.script('EXISTS', scripts.release_lock.sha)).toEqual([0])
+    expect(await runScript(store.redis, 'release_lock', [key('lock')], ['nobody'])).toBe(0)
+    expect(await store.admin.script('EXISTS', scripts.release_lock.sha)).toEqual([1])
     await store.admin.script('FLUSH')
+    const k = key('j:x')
     const replies = await runScripts(store.redis, [
-      { script: 'cancel', keys: [key('schedule'), key('recurring'), k], args: ['x'] },
+      { script: 'release_lock', keys: [key('lock')], args: ['nobody'] },
       { script: 'get_job', keys: [key('schedule'), key('recurring'), k], args: ['x'] },
     ])
     expect(replies[0]).toBe(0)
