@@ -7,6 +7,7 @@ import { planSlots, validateCron, validateTimeZone, type MisfirePolicy, type Rec
 /** A due entry as the schedule holds it: a job id (or `<id>@<slot>` for a retried run) and its due time. */
 export interface DueEntry {
   member: string
+  /** Its due time: for a recurring job, the slot being run (one-off entries only need to be due). */
   score: number
   /** The recurrence JSON of a recurring job, exactly as stored; null for one-off jobs and runs. */
   recJson: string | null
@@ -16,7 +17,7 @@ export type Instruction =
   /** Move a job on the default queue with no flags to that queue, without reading its record. */
   | { kind: 'plain'; member: string }
   /** Move the one-off job or retried run to its queue. */
-  | { kind: 'once'; member: string; score: number }
+  | { kind: 'once'; member: string }
   /** Queue a run per slot (unless `skipIfActive` and a run is still active), then reschedule. */
   | { kind: 'recurring'; member: string; score: number; recJson: string; slots: number[]; skipIfActive: boolean; next: number | null; nextRecJson: string }
   /** Take the entry out of the schedule and into the failed registry. */
@@ -45,7 +46,7 @@ function parseRecurrence(json: string): { rec: Recurrence; stored: StoredRecurre
 
 export function planEntry(entry: DueEntry, now: number): Instruction {
   const { member, score, recJson } = entry
-  if (recJson === null) return { kind: 'once', member, score }
+  if (recJson === null) return { kind: 'once', member }
   try {
     const { rec, stored } = parseRecurrence(recJson)
     const policy = stored.misfire ?? 'coalesce'
