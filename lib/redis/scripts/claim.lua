@@ -50,6 +50,9 @@ if mode == 'list' and #ARGV >= FIRST then
 end
 
 local results = {}
+-- One look at the schedule and one lease write for all candidates, not one each.
+local scheduled = #ARGV >= FIRST and redis.call('ZMSCORE', KEYS[3], unpack(ARGV, FIRST, #ARGV)) or {}
+local leases = {}
 for i = FIRST, #ARGV do
   local id = ARGV[i]
   local key, dependents = KEYS[5 + (i - FIRST) * 2], KEYS[6 + (i - FIRST) * 2]
@@ -57,7 +60,7 @@ for i = FIRST, #ARGV do
   local rec = redis.call('HMGET', key, 's', 'n', 'd', 'q', 'o', 'c', 'j', 't', 'f', 'p', 'a', 'hd', 'ex')
   local status = rec[1]
   if not status and rec[2] then
-    status = redis.call('ZSCORE', KEYS[3], id) and 'scheduled' or 'queued'
+    status = scheduled[i - FIRST + 1] and 'scheduled' or 'queued'
   end
   local claim = false
   if mode == 'list' then
@@ -98,7 +101,8 @@ for i = FIRST, #ARGV do
     local fields = { 's', 'started', 'k', token, 'wk', worker, 'st', now, 'a', attempt }
     if mode == 'sqs' then fields[#fields + 1] = 'v'; fields[#fields + 1] = 'sqs' end
     redis.call('HSET', key, unpack(fields))
-    redis.call('ZADD', KEYS[2], now + lease, id)
+    leases[#leases + 1] = now + lease
+    leases[#leases + 1] = id
     -- Only a job that was named in a dependsOn has dependents (enqueue marks it `hd`); finish
     -- re-checks the set, so one registered after this claim is not missed.
     local deps = rec[12] and table.concat(redis.call('SMEMBERS', dependents), GS) or ''
@@ -108,6 +112,7 @@ for i = FIRST, #ARGV do
     results[#results + 1] = table.concat(parts, US)
   end
 end
+if #leases > 0 then redis.call('ZADD', KEYS[2], unpack(leases)) end
 local peeked = {}
 if tonumber(ARGV[5]) > 0 then peeked = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1) end
 return { results, table.concat(peeked, '\n') }

@@ -23,6 +23,8 @@
            the dependents changed since the claim (nothing written for that run: send it again)
 ]]
 local now, channel = tonumber(ARGV[1]), ARGV[2]
+-- Registry writes gather here and go out as one command each, after every run is recorded.
+local unstarted, finished, failed = {}, {}, {}
 
 local function expire(key, registry, id, ttl)
   if ttl == 0 then
@@ -32,7 +34,10 @@ local function expire(key, registry, id, ttl)
   else
     redis.call('PERSIST', key)
   end
-  if ttl ~= 0 then redis.call('ZADD', registry, ttl > 0 and now + ttl or '+inf', id) end
+  if ttl ~= 0 then
+    registry[#registry + 1] = ttl > 0 and now + ttl or '+inf'
+    registry[#registry + 1] = id
+  end
 end
 
 local function dependsOn(dependentKey, id)
@@ -61,7 +66,7 @@ local function finishOne(a, k, N)
     end
   end
 
-  redis.call('ZREM', KEYS[1], id)
+  unstarted[#unstarted + 1] = id
   if outcome == 'retry' then
     -- Back in the schedule: without `s` the record reads as scheduled, then queued (record.ts).
     redis.call('HDEL', runKey, 's')
@@ -89,14 +94,14 @@ local function finishOne(a, k, N)
       end
     end
     if N > 0 then redis.call('DEL', dependents) end
-    expire(runKey, KEYS[2], id, ttl)
+    expire(runKey, finished, id, ttl)
   else
     redis.call('HSET', runKey, 's', 'failed', 'e', text, 'es', ARGV[a + 6], 'et', now)
     for i = 1, N do
       local dep = KEYS[k + 3 * i]
       if dependsOn(dep, id) then redis.call('HSET', dep, 'e', 'waiting on dependency ' .. id .. ', which failed') end
     end
-    expire(runKey, KEYS[3], id, ttl)
+    expire(runKey, failed, id, ttl)
   end
 
   -- A run of a recurring job: one run fewer is active; an ended schedule's record expires with its last run.
@@ -116,4 +121,7 @@ for _ = 1, tonumber(ARGV[3]) do
   results[#results + 1] = finishOne(a, k, N)
   a, k = a + 8 + N, k + 3 + 3 * N
 end
+if #unstarted > 0 then redis.call('ZREM', KEYS[1], unpack(unstarted)) end
+if #finished > 0 then redis.call('ZADD', KEYS[2], unpack(finished)) end
+if #failed > 0 then redis.call('ZADD', KEYS[3], unpack(failed)) end
 return results
