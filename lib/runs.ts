@@ -68,7 +68,8 @@ export type Outcome =
   | { kind: 'retry'; error: string; stack: string; retryAt: number }
   | { kind: 'fail'; error: string; stack: string; ttlMs: number }
 
-interface RunOptions {
+/** The options a job stored for its runs (its options JSON). */
+interface RunSettings {
   timeoutMs?: number
   resultTtlMs?: number
   failureTtlMs?: number
@@ -77,9 +78,9 @@ interface RunOptions {
   onFailure?: string
 }
 
-export function runOptions(run: ClaimedRun): RunOptions {
+export function settingsOf(run: ClaimedRun): RunSettings {
   try {
-    return run.fields.o ? (JSON.parse(run.fields.o) as RunOptions) : {}
+    return run.fields.o ? (JSON.parse(run.fields.o) as RunSettings) : {}
   } catch {
     return {}
   }
@@ -98,7 +99,7 @@ class TimeoutError extends Error {
  * `signal` lets the worker abort the run (lease lost); the timeout aborts it too.
  */
 export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: () => number; random: () => number; log: Logger; controller?: AbortController }): Promise<Outcome> {
-  const options = runOptions(run)
+  const options = settingsOf(run)
   const handler = jobs.get(run.fields.n ?? '')
   const attempt = Number(run.fields.a ?? 1)
   const failureTtl = options.failureTtlMs ?? DEFAULT_FAILURE_TTL_MS
@@ -201,7 +202,7 @@ export function parseFinish(reply: unknown): FinishResult[] {
 /** Calls the job's onSuccess / onFailure callback, if it names a registered one. */
 export async function runCallback(run: ClaimedRun, outcome: Outcome, jobs: JobRegistry, log: Logger): Promise<void> {
   if (outcome.kind === 'retry') return
-  const options = runOptions(run)
+  const options = settingsOf(run)
   const name = outcome.kind === 'ok' ? options.onSuccess : options.onFailure
   if (!name) return
   const fn = jobs.getCallback(name)

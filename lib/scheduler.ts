@@ -72,7 +72,7 @@ const BULK_KEYS = new Set([...SCHEDULE_KEYS, 'spec'])
 /** Field order of one job in enqueue.lua's ARGV. */
 const ENQUEUE_FIELDS = 10
 
-export interface Planned {
+interface Planned {
   id: string
   at: number
   created: number

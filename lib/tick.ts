@@ -8,7 +8,8 @@
  *     owner token (and extend the lock) inside the script, so a scheduler whose lock expired
  *     mid-pass, e.g. paused by GC or a frozen Lambda, has its next batch refused as a whole.
  *   - A cancel, replace or changeExecutionTime between `due` and `dispatch`: `dispatch` re-checks
- *     each entry's score (and, for recurring jobs, the recurrence JSON) and skips what changed.
+ *     that each entry is still scheduled and due (a recurring job: at the same slot, with the same
+ *     recurrence; a plain job: still without a route) and skips what changed.
  *   - SQS target: `dispatch` moves runs into the outbox with a lease in the same atomic step that
  *     takes them off the schedule; the pass then sends and acknowledges. A pass that dies between
  *     the two leaves the runs leased; once the lease expires the next pass sends them again. So
@@ -71,10 +72,6 @@ export class SchedulerCore {
   private holding = false
 
   constructor(readonly o: CoreOptions) {}
-
-  get holdsLock(): boolean {
-    return this.holding
-  }
 
   /** Takes the lock if it is free (or already ours). "Not acquired" is a normal result. */
   async acquire(): Promise<boolean> {
