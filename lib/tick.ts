@@ -1,6 +1,7 @@
 /**
  * The scheduler core: one pass (`tick`) moves every due job to its queue, in batches of up to
- * `batchSize` entries: `due` reads up to four batches, then the `dispatch` of each batch writes
+ * `batchSize` entries: `due` reads up to four batches and moves the plain jobs among them (one
+ * round trip for all of them), then the `dispatch` of each batch of the other entries writes
  * atomically, all four sent back to back (two round trips or fewer per batch).
  *
  * What can overlap, and why nothing is lost or doubled:
@@ -9,12 +10,13 @@
  *     mid-pass, e.g. paused by GC or a frozen Lambda, has its next batch refused as a whole.
  *   - A cancel, replace or changeExecutionTime between `due` and `dispatch`: `dispatch` re-checks
  *     that each entry is still scheduled and due (a recurring job: at the same slot, with the same
- *     recurrence; a plain job: still without a route) and skips what changed.
- *   - SQS target: `dispatch` moves runs into the outbox with a lease in the same atomic step that
- *     takes them off the schedule; the pass then sends and acknowledges. A pass that dies between
- *     the two leaves the runs leased; once the lease expires the next pass sends them again. So
- *     SQS gets every run at least once, a duplicate only after such a crash, and workers dedupe
- *     by run id.
+ *     recurrence) and skips what changed. Plain jobs have no such window: `due` moves them in the
+ *     step that reads them.
+ *   - SQS target: `due` and `dispatch` move runs into the outbox with a lease in the same atomic
+ *     step that takes them off the schedule; the pass then sends and acknowledges. A pass that
+ *     dies between the two leaves the runs leased; once the lease expires the next pass sends them
+ *     again. So SQS gets every run at least once, a duplicate only after such a crash, and workers
+ *     dedupe by run id.
  */
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
@@ -94,27 +96,31 @@ export class SchedulerCore {
     const result = empty(true)
     const { redis, keys, lockTtlMs, batchSize } = this.o
     while (result.batches < MAX_BATCHES_PER_TICK) {
-      const read = await runScript(redis, 'due', [keys.lock, keys.schedule, keys.queues, keys.recurring, keys.outbox, keys.routes], [this.token, lockTtlMs, now, batchSize * READ_AHEAD])
+      // Plain jobs move inside `due` itself, unless handler names are checked (they are in the record).
+      const plainTo = (this.o.handlerNames?.().length ?? 0) > 0 ? '' : this.o.target.kind
+      const read = await runScript(redis, 'due',
+        [keys.lock, keys.schedule, keys.queues, keys.recurring, keys.outbox, keys.routes, keys.ready('default')],
+        [this.token, lockTtlMs, now, batchSize * READ_AHEAD, plainTo, this.leaseMs(), keys.readyChannel])
       if (read === -1) return this.lost(result)
-      const [joinedMembers, joinedScores, queues, recs, expired, earliest, routes] = read as [string, string, string[], (string | null | false)[], string[], string | null | false, (string | null | false)[]]
+      const [joinedMembers, joinedScores, queues, recs, expired, earliest, moved, plainOutboxed] = read as [string, string, string[], (string | null | false)[], string[], string | null | false, number, string[]]
       result.nextDueAt = earliest ? Number(earliest) : null
       if (expired.length > 0 && this.o.target.kind === 'sqs') {
         const resent = await this.resend(expired, now)
         if (resent === -1) return this.lost(result)
         result.resent += resent
       }
-      if (joinedMembers === '') break
+      if (moved > 0) {
+        result.dispatched += moved
+        result.batches += 1
+        if (plainOutboxed.length > 0) await this.sendAndAcknowledge(plainOutboxed)
+      }
+      if (joinedMembers === '') {
+        if (moved === 0 || result.nextDueAt === null || result.nextDueAt > now) break
+        continue
+      }
       const members = joinedMembers.split('\n')
       const scores = joinedScores.split('\n')
-      // A plain job (no route, not recurring) moves without its record being read, unless the
-      // scheduler checks handler names, which are in the record.
-      const checkNames = (this.o.handlerNames?.().length ?? 0) > 0
-      const plan: Instruction[] = []
-      for (let i = 0; i < members.length; i++) {
-        const recJson = recs[i] || null
-        if (!checkNames && recJson === null && !routes[i]) plan.push({ kind: 'plain', member: members[i]! })
-        else plan.push(planEntry({ member: members[i]!, score: Number(scores[i]), recJson }, now))
-      }
+      const plan = members.map((member, i) => planEntry({ member, score: Number(scores[i]), recJson: recs[i] || null }, now))
       // The batches of one read go out together: Redis runs one while Node encodes the next.
       const chunks: Instruction[][] = []
       for (let i = 0; i < plan.length; i += batchSize) chunks.push(plan.slice(i, i + batchSize))
@@ -142,6 +148,11 @@ export class SchedulerCore {
     return result
   }
 
+  private leaseMs(): number {
+    const target = this.o.target
+    return target.kind === 'sqs' ? (target.leaseMs ?? DEFAULT_LEASE_MS) : 0
+  }
+
   private lost(result: TickResult): TickResult {
     this.holding = false
     return { ...result, acquired: false }
@@ -149,17 +160,14 @@ export class SchedulerCore {
 
   private async dispatch(plan: Instruction[], queues: string[], now: number) {
     const { keys, lockTtlMs } = this.o
-    const target = this.o.target
     const names = this.o.handlerNames?.() ?? []
     const keyList = [keys.lock, keys.schedule, keys.recurring, keys.outbox]
     for (const q of queues) keyList.push(keys.ready(q), keys.failed(q), keys.deferred(q))
     const args: (string | number)[] = [
-      this.token, lockTtlMs, now, target.kind, target.kind === 'sqs' ? (target.leaseMs ?? DEFAULT_LEASE_MS) : 0,
+      this.token, lockTtlMs, now, this.o.target.kind, this.leaseMs(),
       keys.readyChannel, names.join(' '), this.o.defaultQueue, queues.length, ...queues,
     ]
-    // Four sections, in the order dispatch.lua reads them: plain, one-off, recurring, failing.
-    const plain = plan.filter((p) => p.kind === 'plain')
-    args.push(plain.length, plain.map((p) => p.member).join('\n'))
+    // Three sections, in the order dispatch.lua reads them: one-off, recurring, failing.
     const once = plan.filter((p) => p.kind === 'once')
     const recurring = plan.filter((p) => p.kind === 'recurring')
     const failing = plan.filter((p) => p.kind === 'fail')
@@ -182,9 +190,8 @@ export class SchedulerCore {
   /** Re-leases expired outbox entries and sends them again. */
   private async resend(expired: string[], now: number): Promise<number> {
     const { keys, lockTtlMs } = this.o
-    const target = this.o.target
-    if (target.kind !== 'sqs') return 0
-    const leased = await runScript(this.o.redis, 'lease_outbox', [keys.lock, keys.outbox, ...expired.map((id) => keys.job(id))], [this.token, lockTtlMs, now, target.leaseMs ?? DEFAULT_LEASE_MS, ...expired])
+    if (this.o.target.kind !== 'sqs') return 0
+    const leased = await runScript(this.o.redis, 'lease_outbox', [keys.lock, keys.outbox, ...expired.map((id) => keys.job(id))], [this.token, lockTtlMs, now, this.leaseMs(), ...expired])
     if (leased === -1) return -1
     const flat = leased as string[]
     if (flat.length > 0) await this.sendAndAcknowledge(flat)

@@ -14,8 +14,6 @@ export interface DueEntry {
 }
 
 export type Instruction =
-  /** Move a job on the default queue with no flags to that queue, without reading its record. */
-  | { kind: 'plain'; member: string }
   /** Move the one-off job or retried run to its queue. */
   | { kind: 'once'; member: string }
   /** Queue a run per slot (unless `skipIfActive` and a run is still active), then reschedule. */

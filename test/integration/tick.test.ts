@@ -42,14 +42,28 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
 
   it('costs at most two round trips per batch', async () => {
     const s = make({ batchSize: 1000 })
-    await s.enqueueMany(Array.from({ length: 2500 }, (_, i) => ({ at: T - 1 - i, spec: { name: 'noop', data: { i } } })))
+    // On a named queue every entry is planned and written by `dispatch`.
+    await s.enqueueMany(Array.from({ length: 2500 }, (_, i) => ({ at: T - 1 - i, spec: { name: 'noop', data: { i }, queue: 'emails' } })))
     await s.tick({ now: T - 1_000_000 }) // takes the lock and loads the scripts: nothing is due yet
     const rt = store.redis.roundTrips
     const r = await s.tick({ now: T })
     expect(r.dispatched).toBe(2500)
     expect(r.batches).toBe(3)
     expect(store.redis.roundTrips - rt).toBeLessThanOrEqual(2 * 3)
-    expect(await store.admin.llen(s.keys.ready('default'))).toBe(2500)
+    expect(await store.admin.llen(s.keys.ready('emails'))).toBe(2500)
+  })
+
+  it('plain jobs cost one round trip per four batches', async () => {
+    const s = make({ batchSize: 1000 })
+    const jobs = await s.enqueueMany(Array.from({ length: 6000 }, (_, i) => ({ at: T - 1 - i, spec: { name: 'noop', data: { i } } })))
+    await s.tick({ now: T - 1_000_000 })
+    const rt = store.redis.roundTrips
+    const r = await s.tick({ now: T })
+    expect(r).toMatchObject({ dispatched: 6000, batches: 2, stale: 0, nextDueAt: null })
+    expect(store.redis.roundTrips - rt).toBe(2)
+    // Earliest due first (the last one enqueued), each exactly once.
+    expect(await store.admin.lrange(s.keys.ready('default'), 0, -1)).toEqual(jobs.map((j) => j.id).reverse())
+    expect(await s.count()).toBe(0)
   })
 
   describe('recurring jobs', () => {
@@ -194,8 +208,9 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
 
   it('a cancel between the read and the write of a batch wins: the job is not queued', async () => {
     const s = make()
-    await s.enqueueAt(T - 2, { ...spec, id: 'keep' })
-    await s.enqueueAt(T - 1, { ...spec, id: 'gone' })
+    // On a named queue, so that the entries go through `dispatch` (plain ones move in `due`).
+    await s.enqueueAt(T - 2, { ...spec, id: 'keep', queue: 'emails' })
+    await s.enqueueAt(T - 1, { ...spec, id: 'gone', queue: 'emails' })
     const other = new Scheduler({ redis: store.open(), namespace: store.namespace })
     // Intercept the dispatch script: cancel 'gone' just before it runs.
     const port: RedisPort = {
@@ -210,7 +225,7 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
     const s2 = new Scheduler({ redis: port, namespace: store.namespace, clock: () => T })
     const r = await s2.tick({ now: T })
     expect(r).toMatchObject({ dispatched: 1, stale: 1 })
-    expect(await ready(s)).toEqual(['keep'])
+    expect(await ready(s, 'emails')).toEqual(['keep'])
     expect(await store.admin.exists(s.keys.job('gone'))).toBe(0)
   })
 
@@ -226,30 +241,37 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
     expect(await store.admin.hlen(s.keys.routes)).toBe(0)
   })
 
-  it('a plain job replaced by one on another queue between the read and the write is not misrouted', async () => {
+  it('plain jobs move in the read step itself: no dispatch call, and a replace right after goes through the schedule again', async () => {
     const s = make()
-    await s.enqueueAt(T - 1, { ...spec, id: 'moving' })
+    for (let i = 0; i < 5; i++) await s.enqueueAt(T - 5 + i, { ...spec, id: `plain-${i}` })
     const other = new Scheduler({ redis: store.open(), namespace: store.namespace })
-    const dispatchSha = (await import('../../lib/redis/scripts.ts')).scripts.dispatch.sha
-    let replaced = false
+    const { scripts } = await import('../../lib/redis/scripts.ts')
+    const calls: string[] = []
     const port: RedisPort = {
       driver: store.redis.driver,
       call: async (cmd: Command) => {
-        if (!replaced && cmd[0] === 'EVALSHA' && cmd[1] === dispatchSha) {
-          replaced = true
-          await other.enqueueAt(T - 1, { ...spec, id: 'moving', queue: 'emails' })
+        const reply = await store.redis.call(cmd)
+        if (cmd[0] === 'EVALSHA') {
+          const name = Object.values(scripts).find((x) => x.sha === cmd[1])?.name ?? '?'
+          calls.push(name)
+          // Replaced just after the read step moved it: scheduled again, on another queue.
+          if (name === 'due' && calls.length === 1) await other.enqueueAt(T - 1, { ...spec, id: 'plain-4', queue: 'emails' })
         }
-        return store.redis.call(cmd)
+        return reply
       },
       pipeline: (cmds) => store.redis.pipeline(cmds),
       close: async () => {},
     }
     const s2 = new Scheduler({ redis: port, namespace: store.namespace, clock: () => T })
-    const r = await s2.tick({ now: T })
-    expect(r.stale + r.dispatched).toBeGreaterThanOrEqual(1)
-    expect(await ready(s)).toEqual([])
-    if ((await ready(s, 'emails')).length === 0) await s2.tick({ now: T })
-    expect(await ready(s, 'emails')).toEqual(['moving'])
+    expect(await s2.tick({ now: T })).toMatchObject({ dispatched: 5, stale: 0 })
+    expect(calls).toEqual(['due'])
+    expect(await ready(s)).toEqual(['plain-0', 'plain-1', 'plain-2', 'plain-3', 'plain-4'])
+    // The next pass sends the replaced job, now routed, to its new queue through `dispatch` (its
+    // old id in `default` runs nothing twice: claiming either copy makes the other one 'done').
+    expect(await s2.tick({ now: T })).toMatchObject({ dispatched: 1 })
+    expect(calls).toEqual(['due', 'due', 'dispatch'])
+    expect(await ready(s, 'emails')).toEqual(['plain-4'])
+    expect(await s.count()).toBe(0)
   })
 
   it('a poison job among good ones: good ones dispatched, the poison one failed with its reason', async () => {

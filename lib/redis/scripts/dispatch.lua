@@ -1,19 +1,19 @@
 --[[
-  dispatch: the write half of a dispatch batch, atomic. For each due entry planned by the caller
-  it re-checks that the entry is still in the schedule and still due (a recurring job: at the
-  same slot, with the same recurrence), so a concurrent cancel, replace, move or another
-  scheduler makes it skip; then it moves the entry to its ready queue (or to the SQS
-  outbox, leased), creates one run record per slot of a recurring job and reschedules the job for
-  its next slot. Nothing happens unless the caller still holds the lock: a scheduler whose lock
-  expired mid-pass cannot dispatch.
+  dispatch: the write half of a dispatch batch, atomic (plain jobs move in `due` already). For
+  each due entry planned by the caller it re-checks that the entry is still in the schedule and
+  still due (a recurring job: at the same slot, with the same recurrence), so a concurrent
+  cancel, replace, move or another scheduler makes it skip; then it moves the entry to its ready
+  queue (or to the SQS outbox, leased), creates one run record per slot of a recurring job and
+  reschedules the job for its next slot. Nothing happens unless the caller still holds the lock:
+  a scheduler whose lock expired mid-pass cannot dispatch.
 
   KEYS[1]  lock       STRING
   KEYS[2]  schedule   ZSET
   KEYS[3]  recurring  HASH
   KEYS[4]  outbox     ZSET run id -> lease deadline (SQS target)
   KEYS[5 .. 4+3Q]     per known queue i: ready LIST, failed ZSET, deferred ZSET
-  KEYS[5+3Q ..]       the record key of each entry but plain ones, in ARGV order (one-off, then
-                      recurring, then failing entries), then one run record key per slot of each
+  KEYS[5+3Q ..]       the record key of each entry, in ARGV order (one-off, then recurring,
+                      then failing entries), then one run record key per slot of each
                       recurring entry
   KEYS[#KEYS]         routes HASH: jobs whose dispatch must read their record (see keys.ts)
   ARGV[1]  lock token           ARGV[2]  lock TTL, ms        ARGV[3]  now, ms
@@ -22,9 +22,6 @@
   ARGV[7]  handler names, space separated; '' = do not check
   ARGV[8]  the scheduler's queue, for failed records naming an unknown queue
   ARGV[9]  Q, then Q queue names
-  then     P, then the plain jobs (default queue, no atFront, dependsOn or ttlMs, no route) as
-           one newline-joined string of members. Their records are not read: they go to the
-           default queue with batch commands.
   then     O, then per one-off job or retried run: member (it goes when still due at now,
            whatever its time: a move to another past time changes nothing)
   then     R, then per recurring job: member, score, recurrence JSON as read, next recurrence
@@ -113,24 +110,6 @@ end
 
 local keyCursor = 5 + 3 * Q
 local a = 10 + Q
-
--- Plain jobs: still due, and still without a route (a replace since the read may have given one).
-local P = tonumber(ARGV[a])
-if P > 0 then
-  local members = {}
-  for m in string.gmatch(ARGV[a + 1], '[^\n]+') do members[#members + 1] = m end
-  local due = redis.call('ZMSCORE', schedule, unpack(members))
-  local routed = redis.call('HMGET', routes, unpack(members))
-  for i = 1, P do
-    if not due[i] or tonumber(due[i]) > now or routed[i] or not queueIndex['default'] then
-      stale = stale + 1
-    else
-      removed[#removed + 1] = members[i]
-      push('default', members[i], false)
-    end
-  end
-end
-a = a + 2
 
 -- One-off jobs and retried runs.
 local O = tonumber(ARGV[a])
