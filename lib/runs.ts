@@ -95,10 +95,43 @@ class TimeoutError extends Error {
 }
 
 /**
+ * A run's abort switch (timeout, lost lease). The AbortSignal a handler sees is made only when
+ * the handler asks for it: most never do, and a signal per run is costly to make and to collect.
+ */
+export class RunAbort {
+  private controller: AbortController | undefined
+  private listener: ((reason: unknown) => void) | undefined
+  private reason: unknown
+  private aborted = false
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.aborted) this.controller.abort(this.reason)
+    }
+    return this.controller.signal
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.controller?.abort(reason)
+    this.listener?.(reason)
+  }
+
+  /** Calls `fn` once, when the run is aborted (at once if it already was). */
+  onAbort(fn: (reason: unknown) => void): void {
+    if (this.aborted) fn(this.reason)
+    else this.listener = fn
+  }
+}
+
+/**
  * Runs the handler of a claimed run. Never throws: every way a run can end becomes an Outcome.
  * `signal` lets the worker abort the run (lease lost); the timeout aborts it too.
  */
-export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: () => number; random: () => number; log: Logger; controller?: AbortController }): Promise<Outcome> {
+export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: () => number; random: () => number; log: Logger; abort?: RunAbort }): Promise<Outcome> {
   const options = settingsOf(run)
   const handler = jobs.get(run.fields.n ?? '')
   const attempt = Number(run.fields.a ?? 1)
@@ -108,7 +141,7 @@ export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: ()
   }
   const timeoutMs = options.timeoutMs ?? handler.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const retry = options.retry ?? handler.options.retry
-  const controller = o.controller ?? new AbortController()
+  const abort = o.abort ?? new RunAbort()
   let timer: NodeJS.Timeout | undefined
   try {
     let data: Json
@@ -119,13 +152,13 @@ export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: ()
     }
     // The job the handler sees is decoded only if it looks (most handlers read data alone).
     let job: Job | undefined
-    const ctx = { get job() { return (job ??= jobOf(run)) }, attempt, signal: controller.signal, log: o.log }
+    const ctx = { get job() { return (job ??= jobOf(run)) }, attempt, get signal() { return abort.signal }, log: o.log }
     let value = handler.fn(data, ctx)
     if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') {
       // Only a pending handler can overrun its timeout or outlive its lease.
       const stopped = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => controller.abort(new TimeoutError(`timed out after ${timeoutMs} ms`)), timeoutMs)
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason ?? new Error('aborted')), { once: true })
+        timer = setTimeout(() => abort.abort(new TimeoutError(`timed out after ${timeoutMs} ms`)), timeoutMs)
+        abort.onAbort((reason) => reject(reason ?? new Error('aborted')))
       })
       value = await Promise.race([value as PromiseLike<unknown>, stopped])
     }

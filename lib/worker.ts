@@ -18,7 +18,7 @@ import { keysFor, type Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
 import { runScript, runScripts, type ScriptCall } from './redis/scripts.ts'
 import {
-  claimCall, execute, finishCalls, jobIdOf, parseClaim, parseFinish, runCallback,
+  claimCall, execute, finishCalls, jobIdOf, parseClaim, parseFinish, runCallback, RunAbort,
   type ClaimedRun, type Finishing,
 } from './runs.ts'
 import { newInstanceName } from './tick.ts'
@@ -108,7 +108,7 @@ export class Worker {
     const { signal, dispose } = stopSignal(options.signal)
 
     const summary: WorkSummary = { processed: 0, failed: 0 }
-    const running = new Map<string, { run: ClaimedRun; controller: AbortController }>()
+    const running = new Map<string, { run: ClaimedRun; abort: RunAbort }>()
     /** Claimed ahead, not started yet (see `prefetch`). */
     const claimed: ClaimedRun[] = []
     let pending: Pending[] = []
@@ -145,10 +145,10 @@ export class Worker {
       : undefined
 
     const start = (run: ClaimedRun) => {
-      const runController = new AbortController()
-      running.set(run.runId, { run, controller: runController })
+      const abort = new RunAbort()
+      running.set(run.runId, { run, abort })
       const began = performance.now()
-      void execute(run, this.jobs, { clock: this.clock, random: this.random, log: this.log, controller: runController }).then((outcome) => {
+      void execute(run, this.jobs, { clock: this.clock, random: this.random, log: this.log, abort }).then((outcome) => {
         running.delete(run.runId)
         inHand.delete(run.runId)
         avgRunMs = 0.8 * avgRunMs + 0.2 * (performance.now() - began)
@@ -277,7 +277,7 @@ export class Worker {
   }
 
   /** Renews the leases of the runs in hand (aborting those whose claim was lost), heartbeats, checks for stalls. */
-  private async maintain(running: Map<string, { run: ClaimedRun; controller: AbortController }>, claimed: ClaimedRun[]): Promise<void> {
+  private async maintain(running: Map<string, { run: ClaimedRun; abort: RunAbort }>, claimed: ClaimedRun[]): Promise<void> {
     const byQueue = new Map<string, ClaimedRun[]>()
     for (const run of [...[...running.values()].map((r) => r.run), ...claimed]) {
       const list = byQueue.get(run.queue) ?? []
@@ -291,7 +291,7 @@ export class Worker {
     }))
     if (calls.length > 0) {
       const replies = await runScripts(this.redis, calls)
-      for (const lost of replies.flat() as string[]) running.get(lost)?.controller.abort(new Error('lease lost: the run was requeued'))
+      for (const lost of replies.flat() as string[]) running.get(lost)?.abort.abort(new Error('lease lost: the run was requeued'))
     }
     await this.register('beat', { running: running.size })
     await this.requeueStalled()
