@@ -39,7 +39,7 @@ export type ClaimOutcome = { kind: 'claimed'; run: ClaimedRun } | { kind: 'gone'
 
 /** `token` prefixes the claim tokens of this call: unique per call (worker name and a counter). */
 export function claimCall(keys: Keys, queue: string, candidates: string[], o: { now: number; leaseMs: number; worker: string; mode: 'list' | 'sqs'; peek: number; token?: string }): ScriptCall {
-  const keyList = [keys.ready(queue), keys.started(queue), keys.schedule, keys.canceled(queue)]
+  const keyList = [keys.ready(queue), keys.started(queue), keys.schedule, keys.canceled(queue), keys.failed(queue)]
   for (const id of candidates) keyList.push(keys.job(id), keys.dependents(jobIdOf(id)))
   return {
     script: 'claim',

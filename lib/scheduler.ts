@@ -31,7 +31,13 @@ export interface SchedulerOptions {
   prefix?: string
   /** Where due runs go: Redis ready queues (default) or SQS. */
   target?: DispatchTarget
-  /** The handler registry; when given, a due job naming no registered handler fails instead of queueing. */
+  /**
+   * The handler registry. When given, scheduling a job whose name has no registered handler is
+   * refused (UNKNOWN_HANDLER), and the due jobs whose record dispatch reads anyway (recurring,
+   * or with a queue, atFront, dependsOn or ttlMs) are checked again: one whose handler is gone by
+   * then fails instead of queueing. A plain due job moves without its record being read; if its
+   * handler is gone, the worker fails the run with the same reason.
+   */
   jobs?: { names(): readonly string[] }
   /** Scheduler lock TTL, ms; extended on every batch. Default 30,000. */
   lockTtlMs?: number
@@ -80,6 +86,11 @@ interface Planned {
   rec: RecurrenceRecord | null
 }
 
+function unknownHandler(name: string, registered: readonly string[], field: string): DueqError {
+  const known = registered.slice(0, 10).map((n) => `"${n}"`).join(', ') + (registered.length > 10 ? ', …' : '')
+  return new DueqError('UNKNOWN_HANDLER', `Expected \`${field}\` to name a registered handler (${known || 'none is registered'}), got "${name}"`, { field })
+}
+
 export class Scheduler {
   readonly redis: RedisPort
   readonly keys: Keys
@@ -88,6 +99,7 @@ export class Scheduler {
   /** The scheduler core: lock, dispatch passes, registry. */
   readonly core: SchedulerCore
   private readonly heartbeatTtlMs = 15_000
+  private readonly jobs: { names(): readonly string[] } | undefined
 
   constructor(options: SchedulerOptions) {
     if (!isPlainObject(options) || !options.redis) throw invalid('options.redis', 'a store from connect()', options?.redis)
@@ -96,6 +108,7 @@ export class Scheduler {
     this.queue = checkQueue(options.queue ?? 'default', 'options.queue')
     this.clock = options.clock ?? Date.now
     const jobs = options.jobs
+    this.jobs = jobs
     this.core = new SchedulerCore({
       redis: this.redis,
       keys: this.keys,
@@ -278,6 +291,7 @@ export class Scheduler {
   /** Validates one schedule request completely, before anything is written. */
   protected plan(when: ScheduleOptions, spec: JobSpec, specField: string, atField: string): Planned {
     const s = normalizeSpec(spec, this.queue, specField)
+    if (this.jobs && !this.jobs.names().includes(s.name)) throw unknownHandler(s.name, this.jobs.names(), `${specField}.name`)
     const repeat = checkRepeat(when.repeat, 'repeat')
     let recurrence: Recurrence | null = null
     if (when.cron !== undefined) {

@@ -53,7 +53,8 @@ export interface CoreOptions {
   defaultQueue: string
   clock: () => number
   target: DispatchTarget
-  /** Names of the registered handlers; a job naming another one fails instead of being queued. */
+  /** Names of the registered handlers; a job whose record dispatch reads and that names another
+   *  one fails instead of being queued (plain jobs move unread: see Scheduler's `jobs`). */
   handlerNames?: () => readonly string[]
   lockTtlMs: number
   batchSize: number
@@ -96,11 +97,9 @@ export class SchedulerCore {
     const result = empty(true)
     const { redis, keys, lockTtlMs, batchSize } = this.o
     while (result.batches < MAX_BATCHES_PER_TICK) {
-      // Plain jobs move inside `due` itself, unless handler names are checked (they are in the record).
-      const plainTo = (this.o.handlerNames?.().length ?? 0) > 0 ? '' : this.o.target.kind
       const read = await runScript(redis, 'due',
         [keys.lock, keys.schedule, keys.queues, keys.recurring, keys.outbox, keys.routes, keys.ready('default')],
-        [this.token, lockTtlMs, now, batchSize * READ_AHEAD, plainTo, this.leaseMs(), keys.readyChannel])
+        [this.token, lockTtlMs, now, batchSize * READ_AHEAD, this.o.target.kind, this.leaseMs(), keys.readyChannel])
       if (read === -1) return this.lost(result)
       const [joinedMembers, joinedScores, queues, recs, expired, earliest, moved, plainOutboxed] = read as [string, string, string[], (string | null | false)[], string[], string | null | false, number, string[]]
       result.nextDueAt = earliest ? Number(earliest) : null

@@ -62,7 +62,7 @@ export const OPENAPI = {
         requestBody: { required: true, content: { 'application/json': { schema: ref('JobRequest') } } },
         responses: {
           201: { ...jsonResponse('The job as scheduled', ref('Job')), headers: { location: { schema: { type: 'string' }, description: '/v1/jobs/{id}' } } },
-          400: errorResponse('Invalid request: the error names the field (`dependsOn` naming a job that does not exist included)'),
+          400: errorResponse('Invalid request: the error names the field (a `name` with no registered handler, UNKNOWN_HANDLER, and `dependsOn` naming a job that does not exist included)'),
           413: errorResponse('Body over 256 KiB, or the job payload (data and options) over 256 KiB'),
           415: errorResponse('Body is not `application/json`'),
           ...common,

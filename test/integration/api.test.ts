@@ -292,8 +292,16 @@ describe.each(DRIVERS)('HTTP API on the %s driver', (driver) => {
       expect((await call({ path: '/health', stage: 'prod' })).status).toBe(200)
     })
 
+    it('400 UNKNOWN_HANDLER for a name no handler is registered under; nothing is written', async () => {
+      const r = await call({ method: 'POST', path: '/v1/jobs', body: { name: 'sendEmial', id: 'typo', in: 1000 } })
+      expect(r.status).toBe(400)
+      expect(r.body.error).toMatchObject({ code: 'UNKNOWN_HANDLER', field: 'name' })
+      expect(r.body.error.message).toContain('"sendEmial"')
+      expect((await call({ path: '/v1/jobs/typo' })).status).toBe(404)
+    })
+
     it('reads a base64-encoded JSON body (API Gateway encodes some content types)', async () => {
-      const r = await call({ method: 'POST', path: '/v1/jobs', body: { name: 'echo', data: 'é ✓', at: '2030-01-01T00:00:00Z' }, base64: true })
+      const r = await call({ method: 'POST', path: '/v1/jobs', body: { name: 'noop', data: 'é ✓', at: '2030-01-01T00:00:00Z' }, base64: true })
       expect(r.status).toBe(201)
       expect(r.body.data).toBe('é ✓')
     })

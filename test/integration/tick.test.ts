@@ -278,10 +278,11 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
     const jobs = { names: () => ['noop'] }
     const s = make({ jobs })
     await s.enqueueAt(T - 3, { ...spec, id: 'good-1' })
-    await s.enqueueAt(T - 2, { name: 'nobodyKnowsMe', id: 'unknown-handler' })
+    // Written by a client without the registry; routed (atFront), so dispatch reads its record.
+    await make().enqueueAt(T - 2, { name: 'nobodyKnowsMe', id: 'unknown-handler', atFront: true })
     await s.schedule({ at: T - 2, everyMs: 1000 }, { ...spec, id: 'corrupt-rec' })
     await store.admin.hset(s.keys.recurring, 'corrupt-rec', '{not json')
-    await s.enqueueAt(T - 1, { ...spec, id: 'corrupt-record' })
+    await s.enqueueAt(T - 1, { ...spec, id: 'corrupt-record', atFront: true })
     await store.admin.hdel(s.keys.job('corrupt-record'), 'n', 'q')
     await s.enqueueAt(T, { ...spec, id: 'good-2' })
     const r = await s.tick({ now: T })
@@ -293,6 +294,16 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
     expect((await s.getJob('corrupt-rec'))?.error).toMatch(/^corrupt recurrence/)
     expect((await s.getJob('corrupt-record'))?.error).toMatch(/^corrupt record/)
     expect(await s.count()).toBe(0)
+  })
+
+  it('with a registry, an unknown name is refused when scheduled, and nothing is written', async () => {
+    const s = make({ jobs: { names: () => ['noop', 'sendEmail'] } })
+    await expect(s.enqueueAt(T, { name: 'sendEmial', id: 'typo' })).rejects.toMatchObject({
+      code: 'UNKNOWN_HANDLER', field: 'spec.name', message: 'Expected `spec.name` to name a registered handler ("noop", "sendEmail"), got "sendEmial"',
+    })
+    await expect(s.enqueueMany([{ at: T, spec: { ...spec, id: 'fine' } }, { at: T, spec: { name: 'ghost' } }])).rejects.toMatchObject({ code: 'UNKNOWN_HANDLER', field: 'entries[1].spec.name' })
+    expect(await s.count()).toBe(0)
+    expect(await store.admin.exists(s.keys.job('typo'), s.keys.job('fine'))).toBe(0)
   })
 
   describe('SQS target through the outbox (mocked SQS sender)', () => {

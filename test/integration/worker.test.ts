@@ -78,6 +78,23 @@ describe.each(DRIVERS)('workers and the job lifecycle on the %s driver', (driver
     expect((await s.getJob(job.id))?.error).toBe('unknown handler "ghost"')
   })
 
+  it('a plain due job moves unread: one whose handler is unknown, or whose record lost its name, is failed by the worker with the reason', async () => {
+    const jobs = new JobRegistry().define('noop', () => null)
+    const { scheduler: s, queue, drain } = setup(jobs)
+    await s.enqueueAt(T - 3, { name: 'noop', id: 'good' })
+    await s.enqueueAt(T - 2, { name: 'ghost', id: 'unknown' })
+    await s.enqueueAt(T - 1, { name: 'noop', id: 'corrupt' })
+    await store.admin.hdel(s.keys.job('corrupt'), 'n')
+    expect(await s.tick()).toMatchObject({ dispatched: 3, failed: 0 })
+    expect(await drain()).toEqual({ processed: 2, failed: 1 })
+    expect(await s.getJob('good')).toMatchObject({ status: 'finished' })
+    expect(await s.getJob('unknown')).toMatchObject({ status: 'failed', error: 'unknown handler "ghost"' })
+    expect(await store.admin.hmget(s.keys.job('corrupt'), 's', 'e')).toEqual(['failed', 'corrupt record: no handler name'])
+    expect(await store.admin.pttl(s.keys.job('corrupt'))).toBeGreaterThan(300 * 24 * 3600 * 1000)
+    expect((await queue().registry('failed').list()).map((e) => e.id).sort()).toEqual(['corrupt', 'unknown'])
+    expect(await queue().count()).toBe(0)
+  })
+
   it('requeue puts a failed job back, and it can then succeed', async () => {
     let fail = true
     const jobs = new JobRegistry().define('flaky', () => { if (fail) throw new Error('not yet'); return 'ok' })

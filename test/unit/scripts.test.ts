@@ -15,7 +15,7 @@ const PINNED: Record<string, string> = {
   lease_outbox: '3d1b02ae7d6ef56fa00fb271b3277d45c412d3a6',
   release_lock: 'ea33636026fc42dd9b8bae926941c2d37d083a26',
   register: '87305c54130105f45b1737a44b625f6749af0ca1',
-  claim: 'a90a7693b8453499164308b4a29e874d67c928b4',
+  claim: 'f0068dd1f74fabee1253bfa2a6db1f6a8d2a6a33',
   finish: '3ab2bf4e58cb30a401ca5d4760c4e7854fba8568',
   renew: '1c082aa8b99e346842e912c42c2142cec2e1c122',
   requeue_stalled: '9aa6e744492883ded16bd866ca49827f4d27fecf',

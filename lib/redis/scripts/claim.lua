@@ -7,6 +7,7 @@
   KEYS[2]  started    ZSET run id -> lease deadline
   KEYS[3]  schedule   ZSET (a record without status is queued only when not in it)
   KEYS[4]  canceled   ZSET of the queue (runs found past their ttlMs deadline go there)
+  KEYS[5]  failed     ZSET of the queue (a record found without its handler name goes there)
   then per candidate: its run record HASH, and the dependents SET of its job
   ARGV[1]  now, ms    ARGV[2]  lease, ms    ARGV[3]  worker name
   ARGV[4]  'list': candidates come from the ready queue and must still be in it;
@@ -18,8 +19,9 @@
                       (US = \31; missing fields empty; dependents joined by \29) — the worker runs it
            'gone'     another worker took it first, or it is not among the first 1,000 of the
                       queue (list), or its record no longer exists
-           'done'     nothing to run: finished, canceled, replaced, waiting for a retry, or past
-                      its ttlMs deadline (then canceled here) — ack it
+           'done'     nothing to run: finished, canceled, replaced, waiting for a retry, past
+                      its ttlMs deadline (then canceled here), or a corrupt record without a
+                      handler name (then failed here: plain jobs reach a queue unread) — ack it
            'busy'     started elsewhere and its lease is still alive (SQS: deliver it again later)
            'failed'   failed for good (SQS: report it failed so the message reaches the DLQ)
 ]]
@@ -29,6 +31,7 @@ local NEAR_HEAD = 1000
 -- occurs raw in a record: names and ids exclude them, JSON escapes every control character.
 local US, GS = '\31', '\29'
 local EXPIRED_TTL_MS = 500000 -- how long a canceled record stays (DEFAULT_RESULT_TTL_MS)
+local FAILED_TTL_MS = 365 * 24 * 3600 * 1000 -- how long a corrupt record stays (DEFAULT_FAILURE_TTL_MS)
 local FIRST = 7
 
 -- List mode: the candidates usually are the head of the queue, in order (the last peek). Take that
@@ -55,12 +58,18 @@ local scheduled = #ARGV >= FIRST and redis.call('ZMSCORE', KEYS[3], unpack(ARGV,
 local leases = {}
 for i = FIRST, #ARGV do
   local id = ARGV[i]
-  local key, dependents = KEYS[5 + (i - FIRST) * 2], KEYS[6 + (i - FIRST) * 2]
+  local key, dependents = KEYS[6 + (i - FIRST) * 2], KEYS[7 + (i - FIRST) * 2]
   -- s, then what a worker needs to run it, then a (attempts), hd (it has dependents), ex (deadline)
   local rec = redis.call('HMGET', key, 's', 'n', 'd', 'q', 'o', 'c', 'j', 't', 'f', 'p', 'a', 'hd', 'ex')
   local status = rec[1]
   if not status and rec[2] then
     status = scheduled[i - FIRST + 1] and 'scheduled' or 'queued'
+  elseif not status and rec[6] and not scheduled[i - FIRST + 1] and (taken[i] or mode == 'sqs') then
+    -- Queued, but without the handler name every record has (`c` shows the record exists).
+    status = 'failed'
+    redis.call('HSET', key, 's', 'failed', 'e', 'corrupt record: no handler name', 'et', now)
+    redis.call('PEXPIRE', key, FAILED_TTL_MS)
+    redis.call('ZADD', KEYS[5], now + FAILED_TTL_MS, id)
   end
   local claim = false
   if mode == 'list' then
