@@ -32,7 +32,9 @@ export function fmt(v: number | undefined): string {
   if (v === undefined || Number.isNaN(v)) return '—'
   if (!Number.isFinite(v)) return '∞'
   const abs = Math.abs(v)
-  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : abs === 0 ? 0 : 3
+  // Below 1, two significant digits: 0.00025 round trips per job must not print as 0.
+  if (abs > 0 && abs < 1) return v.toLocaleString('en-US', { maximumSignificantDigits: 2 })
+  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 0
   return v.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: digits })
 }
 
