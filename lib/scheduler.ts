@@ -41,7 +41,7 @@ export interface SchedulerOptions {
   jobs?: { names(): readonly string[] }
   /** Scheduler lock TTL, ms; extended on every batch. Default 30,000. */
   lockTtlMs?: number
-  /** Due entries per atomic dispatch batch. Default 1,000. */
+  /** Due entries per atomic dispatch batch, 1 to 1,000. Default 1,000. */
   batchSize?: number
   /** This instance's name in the registry. Default host.pid.random. */
   name?: string
@@ -86,6 +86,11 @@ interface Planned {
   rec: RecurrenceRecord | null
 }
 
+function wholeIn(v: unknown, min: number, max: number, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(field, `a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`, v)
+  return v
+}
+
 function unknownHandler(name: string, registered: readonly string[], field: string): DueqError {
   const known = registered.slice(0, 10).map((n) => `"${n}"`).join(', ') + (registered.length > 10 ? ', …' : '')
   return new DueqError('UNKNOWN_HANDLER', `Expected \`${field}\` to name a registered handler (${known || 'none is registered'}), got "${name}"`, { field })
@@ -116,8 +121,9 @@ export class Scheduler {
       clock: this.clock,
       target: options.target ?? { kind: 'redis' },
       ...(jobs ? { handlerNames: () => jobs.names() } : {}),
-      lockTtlMs: options.lockTtlMs ?? 30_000,
-      batchSize: options.batchSize ?? 1_000,
+      lockTtlMs: wholeIn(options.lockTtlMs ?? 30_000, 1_000, 3_600_000, 'options.lockTtlMs'),
+      // A read takes four batches; Lua passes at most 8,000 values to one command.
+      batchSize: wholeIn(options.batchSize ?? 1_000, 1, 1_000, 'options.batchSize'),
       name: options.name ?? newInstanceName(),
     })
   }

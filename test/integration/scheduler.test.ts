@@ -127,6 +127,19 @@ describe.each(DRIVERS)('Scheduler on the %s driver', (driver) => {
     expect(now).not.toHaveProperty('repeat')
   })
 
+  it.each([
+    [{ batchSize: 0 }, 'options.batchSize'],
+    [{ batchSize: 1001 }, 'options.batchSize'],
+    [{ batchSize: 2.5 }, 'options.batchSize'],
+    [{ lockTtlMs: 10 }, 'options.lockTtlMs'],
+    [{ lockTtlMs: '30000' as unknown as number }, 'options.lockTtlMs'],
+  ])('refuses scheduler options out of range: %o', (bad, field) => {
+    let err: unknown
+    try { new Scheduler({ redis: store.redis, namespace: store.namespace, ...bad }) } catch (e) { err = e }
+    expect(err).toBeInstanceOf(DueqError)
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field })
+  })
+
   it('cron schedules the first run at the next match in the time zone, DST included', async () => {
     // 01:59 EST on the spring-forward day: 02:30 does not exist; it runs at 03:00 EDT.
     const s = make(() => Date.parse('2026-03-08T06:59:00Z'))
