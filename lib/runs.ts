@@ -129,7 +129,7 @@ export class RunAbort {
 
 /**
  * Runs the handler of a claimed run. Never throws: every way a run can end becomes an Outcome.
- * `signal` lets the worker abort the run (lease lost); the timeout aborts it too.
+ * `abort` lets the worker abort the run (lease lost); the timeout aborts it too.
  */
 export async function execute(run: ClaimedRun, jobs: JobRegistry, o: { clock: () => number; random: () => number; log: Logger; abort?: RunAbort }): Promise<Outcome> {
   const options = settingsOf(run)

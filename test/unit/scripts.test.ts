@@ -10,7 +10,7 @@ const PINNED: Record<string, string> = {
   cancel: '0f25f49736432f65deacd9e54891179d37cc2314',
   change_execution_time: '725a2daec39e85e6b91b91ea3e3339bd0afbd837',
   get_job: 'b2ba11dd9d74fee95a65ae14a3a862ee07d37449',
-  due: '0cb95620255ec7aef9d65056d9ff5f5a3005b86d',
+  due: '8bdb5e64a524634c57956b074a843fa074ffbd20',
   dispatch: '4ebb07a1a4bee80decc4450b8f7168508388c23e',
   lease_outbox: '3d1b02ae7d6ef56fa00fb271b3277d45c412d3a6',
   release_lock: 'ea33636026fc42dd9b8bae926941c2d37d083a26',

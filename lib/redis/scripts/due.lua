@@ -19,8 +19,7 @@
   ARGV[2]  lock TTL, ms
   ARGV[3]  now, ms
   ARGV[4]  how many due entries to read
-  ARGV[5]  where plain jobs go: 'redis', 'sqs', or '' to list them like the others (a scheduler
-           that checks handler names must read every record)
+  ARGV[5]  where plain jobs go: 'redis' (the default ready queue) or 'sqs' (the outbox)
   ARGV[6]  SQS lease, ms
   ARGV[7]  ready channel (published with "default", then up to 100 run ids, one per line)
   Returns  -1 when the lock is not held; otherwise
@@ -32,7 +31,7 @@
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 
-local now, plainTo = tonumber(ARGV[3]), ARGV[5]
+local now, target = tonumber(ARGV[3]), ARGV[5]
 
 -- Calls a command whose arguments end with a long list, in slices Lua's unpack can take.
 local function sliced(command, key, list)
@@ -50,7 +49,7 @@ if n > 0 then
   local rec = redis.call('HLEN', KEYS[4]) > 0 and redis.call('HMGET', KEYS[4], unpack(ids)) or {}
   local routed = redis.call('HLEN', KEYS[6]) > 0 and redis.call('HMGET', KEYS[6], unpack(ids)) or {}
   for i = 1, n do
-    if plainTo ~= '' and not rec[i] and not routed[i] then
+    if not rec[i] and not routed[i] then
       plain[#plain + 1] = ids[i]
     else
       members[#members + 1] = ids[i]
@@ -65,7 +64,7 @@ if #plain > 0 then
   -- All read entries plain (the usual case): they are the first n by rank.
   if #plain == n then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1) else sliced('ZREM', KEYS[2], plain) end
   redis.call('SADD', KEYS[3], 'default')
-  if plainTo == 'sqs' then
+  if target == 'sqs' then
     local deadline, entries = now + tonumber(ARGV[6]), {}
     for i, id in ipairs(plain) do
       entries[#entries + 1] = deadline
