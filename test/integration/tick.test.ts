@@ -182,7 +182,8 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
     it('three schedulers racing over 10,000 due jobs, the lock forced to expire mid-pass: each run dispatched once', async () => {
       const ports = [store.open(), store.open(), store.open()]
       const schedulers = ports.map((redis) => new Scheduler({ redis, namespace: store.namespace, clock: () => T, batchSize: 250, lockTtlMs: 60_000 }))
-      await schedulers[0]!.enqueueMany(Array.from({ length: 10_000 }, (_, i) => ({ at: T - 10_000 + i, spec: { name: 'noop', data: { i } } })))
+      // Half plain (moved by `due` itself), half on a named queue (read by `due`, written by `dispatch`).
+      await schedulers[0]!.enqueueMany(Array.from({ length: 10_000 }, (_, i) => ({ at: T - 10_000 + i, spec: { name: 'noop', data: { i }, ...(i % 2 ? { queue: 'emails' } : {}) } })))
       let expiries = 0
       const saboteur = (async () => {
         while ((await store.admin.zcard(schedulers[0]!.keys.schedule)) > 0 && expiries < 20) {
@@ -197,7 +198,7 @@ describe.each(DRIVERS)('scheduler core (tick) on the %s driver', (driver) => {
       })
       const counts = await Promise.all(racers)
       await saboteur
-      const queued = await ready(schedulers[0]!)
+      const queued = [...await ready(schedulers[0]!), ...await ready(schedulers[0]!, 'emails')]
       expect(expiries).toBeGreaterThan(0)
       expect(counts.reduce((a, b) => a + b, 0)).toBe(10_000)
       expect(queued).toHaveLength(10_000)
