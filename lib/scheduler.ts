@@ -5,7 +5,7 @@
  */
 import { DueqError } from './core/errors.ts'
 import {
-  checkEvery, checkId, checkQueue, checkRunId, checkRepeat, invalid, isPlainObject, normalizeSpec, rejectUnknownKeys, toInstant,
+  checkEvery, checkId, checkQueue, checkRunId, checkRepeat, checkWhole, invalid, isPlainObject, normalizeSpec, rejectUnknownKeys, toInstant,
   type Job, type JobSpec, type NormalizedSpec,
 } from './core/job.ts'
 import { nextCron, validateCron, validateTimeZone, type Recurrence } from './core/time.ts'
@@ -86,11 +86,6 @@ interface Planned {
   rec: RecurrenceRecord | null
 }
 
-function wholeIn(v: unknown, min: number, max: number, field: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(field, `a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`, v)
-  return v
-}
-
 function unknownHandler(name: string, registered: readonly string[], field: string): DueqError {
   const known = registered.slice(0, 10).map((n) => `"${n}"`).join(', ') + (registered.length > 10 ? ', …' : '')
   return new DueqError('UNKNOWN_HANDLER', `Expected \`${field}\` to name a registered handler (${known || 'none is registered'}), got "${name}"`, { field })
@@ -121,9 +116,9 @@ export class Scheduler {
       clock: this.clock,
       target: options.target ?? { kind: 'redis' },
       ...(jobs ? { handlerNames: () => jobs.names() } : {}),
-      lockTtlMs: wholeIn(options.lockTtlMs ?? 30_000, 1_000, 3_600_000, 'options.lockTtlMs'),
+      lockTtlMs: checkWhole(options.lockTtlMs ?? 30_000, 1_000, 3_600_000, 'options.lockTtlMs'),
       // A read takes four batches; Lua passes at most 8,000 values to one command.
-      batchSize: wholeIn(options.batchSize ?? 1_000, 1, 1_000, 'options.batchSize'),
+      batchSize: checkWhole(options.batchSize ?? 1_000, 1, 1_000, 'options.batchSize'),
       name: options.name ?? newInstanceName(),
     })
   }

@@ -11,7 +11,7 @@
  * no longer matches: its outcome is dropped by finish.lua, the handler's signal is aborted.
  */
 import { hostname } from 'node:os'
-import { checkQueue, invalid } from './core/job.ts'
+import { checkQueue, checkWhole, invalid } from './core/job.ts'
 import { consoleLogger, type JobRegistry, type Logger } from './jobs.ts'
 import { stopSignal } from './lifecycle.ts'
 import { keysFor, type Keys } from './redis/keys.ts'
@@ -101,8 +101,7 @@ export class Worker {
   }
 
   async work(options: WorkOptions = {}): Promise<WorkSummary> {
-    const concurrency = options.concurrency ?? 1
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 10_000) throw invalid('concurrency', 'a whole number from 1 to 10,000', concurrency)
+    const concurrency = checkWhole(options.concurrency ?? 1, 1, 10_000, 'concurrency')
     const pollMs = this.redis.subscribe ? 1_000 : (options.pollMs ?? 250)
     const deadline = options.budgetMs === undefined ? Infinity : Date.now() + options.budgetMs
     const { signal, dispose } = stopSignal(options.signal)

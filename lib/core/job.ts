@@ -161,6 +161,12 @@ function checkJson(v: unknown, field: string, at: (string | number)[], seen: Set
   throw new DueqError('NOT_JSON', `Expected \`${path()}\` to be JSON, got ${v instanceof Date ? 'a Date (pass an ISO string)' : describe(v)}`, { field: path() })
 }
 
+/** A whole number in [min, max], or INVALID_ARGUMENT naming `field`. */
+export function checkWhole(v: unknown, min: number, max: number, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(field, `a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`, v)
+  return v
+}
+
 function checkMs(v: unknown, field: string, min: number): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalid(field, `a whole number of milliseconds ≥ ${min}`, v)
   return v
@@ -190,8 +196,7 @@ export function checkQueue(v: unknown, field = 'queue'): string {
 export function checkRetry(v: unknown, field: string): RetryPolicy {
   if (!isPlainObject(v)) throw invalid(field, 'an object { max, delaysMs? }', v)
   rejectUnknownKeys(v, new Set(['max', 'delaysMs']), field)
-  const max = v.max
-  if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0 || max > 100) throw invalid(`${field}.max`, 'a whole number from 0 to 100', max)
+  const max = checkWhole(v.max, 0, 100, `${field}.max`)
   if (v.delaysMs === undefined) return { max }
   if (!Array.isArray(v.delaysMs) || v.delaysMs.length > 100) throw invalid(`${field}.delaysMs`, 'an array of at most 100 delays', v.delaysMs)
   const delaysMs = v.delaysMs.map((d, i) => checkMs(d, `${field}.delaysMs[${i}]`, 0))
