@@ -1,5 +1,5 @@
 /** What `dueq info` and `GET /v1/queues` show: like `rq info`, queues with counts per registry, workers, schedulers. */
-import { keysFor, REGISTRIES, type RegistryName } from './redis/keys.ts'
+import { EXPIRING_REGISTRIES, keysFor, REGISTRIES, type Keys, type RegistryName } from './redis/keys.ts'
 import type { Command, RedisPort } from './redis/port.ts'
 import { listLive } from './lifecycle.ts'
 import { listInstances, type SchedulerInstance } from './tick.ts'
@@ -40,7 +40,7 @@ export async function info(redis: RedisPort, namespace: string, o: { prefix?: st
   for (const q of queues) {
     commands.push(['LLEN', keys.ready(q)])
     for (const r of REGISTRIES) {
-      if (r === 'finished' || r === 'failed' || r === 'canceled') commands.push(['ZCOUNT', keys.registry(r, q), now, '+inf'])
+      if (EXPIRING_REGISTRIES.has(r)) commands.push(['ZCOUNT', keys.registry(r, q), now, '+inf'])
       else commands.push(['ZCARD', keys.registry(r, q)])
     }
   }
@@ -64,7 +64,7 @@ export async function info(redis: RedisPort, namespace: string, o: { prefix?: st
   }
 }
 
-async function listWorkers(redis: RedisPort, keys: ReturnType<typeof keysFor>, now: number): Promise<WorkerInfo[]> {
+async function listWorkers(redis: RedisPort, keys: Keys, now: number): Promise<WorkerInfo[]> {
   return (await listLive(redis, keys.workers, keys.worker, now, LIVE_MS)).map(({ name, h }) => ({
     name, host: h.host ?? '', pid: Number(h.pid), queues: (h.queues ?? '').split(',').filter(Boolean),
     birth: new Date(Number(h.birth)), heartbeat: new Date(Number(h.heartbeat)), running: Number(h.running ?? 0),

@@ -3,7 +3,7 @@
  * from Redis is only ever looked up in this map, never loaded.
  */
 import { DueqError } from './core/errors.ts'
-import { checkRetry, type Job, type Json, type RetryPolicy } from './core/job.ts'
+import { checkRetry, HANDLER_NAME, type Job, type Json, type RetryPolicy } from './core/job.ts'
 
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void
@@ -43,15 +43,13 @@ export interface HandlerOptions {
 /** Called after a run finished (`result`) or failed for good (`error`). */
 export type Callback = (job: Job, outcome: { result?: Json; error?: string }) => unknown
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/
-
 export class JobRegistry {
   private readonly handlers = new Map<string, { fn: Handler; options: HandlerOptions }>()
   private readonly callbacks = new Map<string, Callback>()
 
   /** Registers `fn` under `name`; a job's `name` selects it. */
   define(name: string, fn: Handler, options: HandlerOptions = {}): this {
-    if (!NAME.test(name)) throw new DueqError('INVALID_ARGUMENT', `Expected a handler name (letters, digits, _ . : -), got "${name}"`, { field: 'name' })
+    if (!HANDLER_NAME.test(name)) throw new DueqError('INVALID_ARGUMENT', `Expected a handler name (letters, digits, _ . : -), got "${name}"`, { field: 'name' })
     if (typeof fn !== 'function') throw new DueqError('INVALID_ARGUMENT', `Expected handler "${name}" to be a function`, { field: 'fn' })
     if (options.timeoutMs !== undefined && (!Number.isSafeInteger(options.timeoutMs) || options.timeoutMs < 1)) {
       throw new DueqError('INVALID_ARGUMENT', `Expected \`timeoutMs\` of "${name}" to be a whole number of ms ≥ 1, got ${options.timeoutMs}`, { field: 'timeoutMs' })
@@ -63,7 +61,7 @@ export class JobRegistry {
 
   /** Registers a callback that jobs name in `onSuccess` / `onFailure`. */
   callback(name: string, fn: Callback): this {
-    if (!NAME.test(name)) throw new DueqError('INVALID_ARGUMENT', `Expected a callback name (letters, digits, _ . : -), got "${name}"`, { field: 'name' })
+    if (!HANDLER_NAME.test(name)) throw new DueqError('INVALID_ARGUMENT', `Expected a callback name (letters, digits, _ . : -), got "${name}"`, { field: 'name' })
     this.callbacks.set(name, fn)
     return this
   }

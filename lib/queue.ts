@@ -3,7 +3,7 @@
  * registries of runs: started, finished, failed, deferred, canceled.
  */
 import { checkQueue, invalid, isPlainObject, type Job, type JobSpec } from './core/job.ts'
-import { REGISTRIES, type Keys, type RegistryName } from './redis/keys.ts'
+import { EXPIRING_REGISTRIES, REGISTRIES, type Keys, type RegistryName } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
 import { Scheduler } from './scheduler.ts'
 
@@ -21,9 +21,6 @@ export interface RegistryEntry {
   /** started: lease deadline; finished, failed, canceled: when the record expires; deferred: since. */
   score: number
 }
-
-/** Registries scored by the expiry of their records: entries past it are swept before reading. */
-const EXPIRING = new Set<RegistryName>(['finished', 'failed', 'canceled'])
 
 export class Queue {
   readonly name: string
@@ -65,7 +62,8 @@ export class Queue {
   registry(name: RegistryName) {
     if (!REGISTRIES.includes(name)) throw invalid('registry', `one of ${REGISTRIES.join(', ')}`, name)
     const key = this.keys.registry(name, this.name)
-    const sweep = (): [string, ...(string | number)[]][] => (EXPIRING.has(name) ? [['ZREMRANGEBYSCORE', key, '-inf', `(${this.clock()}`]] : [])
+    // Entries of an expiring registry whose record is gone are swept before reading.
+    const sweep = (): [string, ...(string | number)[]][] => (EXPIRING_REGISTRIES.has(name) ? [['ZREMRANGEBYSCORE', key, '-inf', `(${this.clock()}`]] : [])
     return {
       count: async (): Promise<number> => {
         const replies = await this.redis.pipeline([...sweep(), ['ZCARD', key]])

@@ -93,7 +93,8 @@ export interface NormalizedSpec {
 }
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024
-const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/
+/** A handler (or callback) name, as jobs name it and JobRegistry registers it. */
+export const HANDLER_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/
 /** Ids may not contain '@': dueq names a run of a recurring job `<id>@<slot>`. */
 const ID = /^[A-Za-z0-9_.:-]{1,128}$/
 const RUN_ID = /^[A-Za-z0-9_.:-]{1,128}(@\d{1,16})?$/
@@ -173,7 +174,7 @@ function checkMs(v: unknown, field: string, min: number): number {
 }
 
 function checkName(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !NAME.test(v)) throw invalid(field, 'a handler name (letters, digits, _ . : -, at most 128, not starting with a digit)', v)
+  if (typeof v !== 'string' || !HANDLER_NAME.test(v)) throw invalid(field, 'a handler name (letters, digits, _ . : -, at most 128, not starting with a digit)', v)
   return v
 }
 

@@ -30,6 +30,8 @@ import { DueqError } from '../core/errors.ts'
 
 export const REGISTRIES = ['started', 'finished', 'failed', 'deferred', 'canceled'] as const
 export type RegistryName = (typeof REGISTRIES)[number]
+/** Registries scored by when their records expire: entries scored before now are dead. */
+export const EXPIRING_REGISTRIES: ReadonlySet<RegistryName> = new Set(['finished', 'failed', 'canceled'])
 
 const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/
 
