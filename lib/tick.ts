@@ -24,7 +24,7 @@ import { planEntry, type Instruction } from './core/plan.ts'
 import type { DispatchTarget, OutboundMessage, RunMessage } from './dispatch.ts'
 import type { Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
-import { listLive } from './lifecycle.ts'
+import { listLive, registerInstance, type LifeEvent } from './lifecycle.ts'
 import { runScript } from './redis/scripts.ts'
 
 export interface TickResult {
@@ -226,10 +226,9 @@ export class SchedulerCore {
   }
 
   /** Records birth, a heartbeat or death of this instance in the registry. */
-  async register(event: 'birth' | 'beat' | 'death', ttlMs: number, fields: Record<string, string | number> = {}): Promise<void> {
+  register(event: LifeEvent, ttlMs: number, fields: Record<string, string | number> = {}): Promise<void> {
     const { keys, name } = this.o
-    const all = event === 'birth' ? { name, host: hostname(), pid: process.pid, birth: this.o.clock(), ...fields } : fields
-    await runScript(this.o.redis, 'register', [keys.schedulers, keys.scheduler(name)], [name, this.o.clock(), ttlMs, event, ...Object.entries(all).flat()])
+    return registerInstance(this.o.redis, keys.schedulers, keys.scheduler(name), name, { event, now: this.o.clock(), ttlMs, fields })
   }
 }
 

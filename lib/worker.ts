@@ -10,13 +10,12 @@
  * If the worker only stalls (a long GC pause) and its run was requeued meanwhile, its claim token
  * no longer matches: its outcome is dropped by finish.lua, the handler's signal is aborted.
  */
-import { hostname } from 'node:os'
 import { checkQueue, checkWhole, invalid } from './core/job.ts'
 import { consoleLogger, type JobRegistry, type Logger } from './jobs.ts'
-import { stopSignal } from './lifecycle.ts'
+import { registerInstance, stopSignal, type LifeEvent } from './lifecycle.ts'
 import { keysFor, type Keys } from './redis/keys.ts'
 import type { RedisPort } from './redis/port.ts'
-import { runScript, runScripts, type ScriptCall } from './redis/scripts.ts'
+import { runScripts, type ScriptCall } from './redis/scripts.ts'
 import {
   claimCall, execute, finishCalls, jobIdOf, parseClaim, parseFinish, runCallback, RunAbort,
   type ClaimedRun, type Finishing,
@@ -321,8 +320,7 @@ export class Worker {
     return total
   }
 
-  private async register(event: 'birth' | 'beat' | 'death', fields: Record<string, string | number>): Promise<void> {
-    const all = event === 'birth' ? { name: this.name, host: hostname(), pid: process.pid, birth: this.clock(), ...fields } : fields
-    await runScript(this.redis, 'register', [this.keys.workers, this.keys.worker(this.name)], [this.name, this.clock(), Math.max(3 * this.leaseMs, 15_000), event, ...Object.entries(all).flat()])
+  private register(event: LifeEvent, fields: Record<string, string | number>): Promise<void> {
+    return registerInstance(this.redis, this.keys.workers, this.keys.worker(this.name), this.name, { event, now: this.clock(), ttlMs: Math.max(3 * this.leaseMs, 15_000), fields })
   }
 }
