@@ -58,11 +58,15 @@ export async function processSqsBatch(event: { Records: SqsRecordLike[] }, o: Sq
   const items: Item[] = []
   const duplicates: Item[] = []
   const byRun = new Map<string, Item>()
+  // One Keys per namespace: finish calls are grouped by it, one call per queue of a namespace.
+  const keysByNs = new Map<string, Keys>()
   for (const record of event.Records ?? []) {
     try {
       const m = JSON.parse(record.body) as RunMessage
       if (m?.v !== 1 || typeof m.run !== 'string' || typeof m.ns !== 'string' || typeof m.q !== 'string') throw new Error('not a dueq run message')
-      const item: Item = { messageId: record.messageId, keys: keysFor(m.ns, o.prefix), queue: m.q, runId: m.run, failed: false }
+      let keys = keysByNs.get(m.ns)
+      if (!keys) keysByNs.set(m.ns, (keys = keysFor(m.ns, o.prefix)))
+      const item: Item = { messageId: record.messageId, keys, queue: m.q, runId: m.run, failed: false }
       const first = byRun.get(`${m.ns}\n${m.run}`)
       if (first) duplicates.push({ ...item, sameAs: first })
       else {
@@ -105,11 +109,15 @@ export async function processSqsBatch(event: { Records: SqsRecordLike[] }, o: Sq
   for (let round = 0; open.length > 0 && round < 5; round++) {
     // Grouped by namespace: each group's finish calls use that namespace's keys.
     const byNs = new Map<Keys, typeof open>()
-    for (const entry of open) byNs.set(entry.it.keys, [...(byNs.get(entry.it.keys) ?? []), entry])
+    for (const entry of open) {
+      const list = byNs.get(entry.it.keys)
+      if (list) list.push(entry)
+      else byNs.set(entry.it.keys, [entry])
+    }
     const batches = [...byNs].map(([keys, entries]) => {
+      const itemOf = new Map(entries.map(({ it }) => [it.run!, it]))
       const { calls, groups } = finishCalls(keys, entries.map(({ it, dependents }) => ({ run: it.run!, outcome: it.outcome!, dependents })), clock())
-      const items = groups.map((g) => g.map((f) => entries.find((e) => e.it.run === f.run)!.it))
-      return { calls, items }
+      return { calls, items: groups.map((g) => g.map((f) => itemOf.get(f.run)!)) }
     })
     let replies: unknown[]
     try {

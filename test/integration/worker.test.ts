@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import {
   JobRegistry, processSqsBatch, Queue, Scheduler, silentLogger, verifySignature, httpJob, Worker,
-  type Job, type Json, type WorkOptions,
+  type Job, type Json, type RedisPort, type WorkOptions,
 } from '../../lib/index.ts'
 import { runScripts } from '../../lib/redis/scripts.ts'
 import { claimCall, finishCall, parseClaim, parseFinish } from '../../lib/runs.ts'
@@ -381,6 +381,28 @@ describe.each(DRIVERS)('workers and the job lifecycle on the %s driver', (driver
     expect(await processSqsBatch({ Records: [{ messageId: 'm3', body: sent[0]! }] }, opts)).toEqual({ batchItemFailures: [] })
     expect(runs).toBe(1)
     expect(await s.getJob('j')).toMatchObject({ status: 'finished', result: 1 })
+  })
+
+  it('processSqsBatch records the outcomes of one queue with one finish call', async () => {
+    const jobs = new JobRegistry().define('ok', (d) => d)
+    const { scheduler: s } = setup(jobs)
+    const queue = new Queue({ redis: store.redis, namespace: store.namespace })
+    for (const id of ['r1', 'r2', 'r3']) await queue.enqueue({ name: 'ok', id, data: id })
+    const { scripts } = await import('../../lib/redis/scripts.ts')
+    let finishCalls = 0
+    const redis: RedisPort = {
+      driver: store.redis.driver,
+      call: (cmd) => store.redis.call(cmd),
+      pipeline: (cmds) => {
+        finishCalls += cmds.filter((c) => c[0] === 'EVALSHA' && c[1] === scripts.finish.sha).length
+        return store.redis.pipeline(cmds)
+      },
+      close: async () => {},
+    }
+    const event = { Records: ['r1', 'r2', 'r3'].map((id) => ({ messageId: id, body: JSON.stringify({ v: 1, ns: store.namespace, run: id, q: 'default' }) })) }
+    expect(await processSqsBatch(event, { redis, jobs, clock: () => T, logger: silentLogger })).toEqual({ batchItemFailures: [] })
+    expect(finishCalls).toBe(1)
+    for (const id of ['r1', 'r2', 'r3']) expect(await s.getJob(id)).toMatchObject({ status: 'finished', result: id })
   })
 
   it('processSqsBatch lists only the failed messages', async () => {
